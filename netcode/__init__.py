@@ -1,0 +1,1 @@
+"""Game-agnostic networking: protocol, connection, transport, sessions, prediction, interpolation."""

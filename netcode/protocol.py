@@ -1,0 +1,279 @@
+"""The wire format: every datagram, its msgpack framing, and strict decoding.
+
+Theory of operation
+-------------------
+A datagram is one msgpack array::
+
+    [PROTOCOL_ID, PROTOCOL_VERSION, type, seq, ack, ack_bits, ack_delay_100us, body]
+
+The first three fields never change shape between versions, so a server can always read a
+newer or older client's version and refuse it with a message naming both versions. ``seq`` /
+``ack`` / ``ack_bits`` are the 16-bit reliability header of ``sequence.py`` (``ack`` is -1 before
+anything arrived). ``ack_delay_100us`` is how long the sender held ``ack`` before this reply
+(QUIC's ack delay), so the peer can subtract it and measure the true round trip rather than
+the round trip plus our send interval. ``body`` is an array whose layout depends on ``type`` (see the message
+classes below).
+
+Decoding trusts nothing: the size is checked *before* msgpack sees a byte, msgpack runs with
+explicit limits on every length and with ext types refused, and every field is then checked for
+type and range. Anything wrong raises ``PacketError`` with a short machine-readable ``reason``
+that the caller counts and drops; it never escapes the receive loop. A connect request is padded
+to ``CONNECT_REQUEST_MIN_BYTES`` so that no reply (accept or refusal) is ever larger than the
+request that caused it: a spoofed source address cannot turn the server into an amplifier.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Union
+
+import msgpack
+
+PROTOCOL_ID = 0x4E43  # "NC"
+PROTOCOL_VERSION = 1
+MAX_PACKET_BYTES = 1200  # below a typical 1500-byte MTU minus IP/UDP headers
+CONNECT_REQUEST_MIN_BYTES = 300
+MAX_NAME_CHARS = 16
+MAX_REASON_CHARS = 200
+MAX_HASH_CHARS = 64
+MAX_REDUNDANT_INPUTS = 32
+MAX_STATE_INTS = 1024
+MAX_PLAYERS_ON_WIRE = 64
+U32 = (1 << 32) - 1
+INPUT_SEQ_NONE = -1  # "no input processed yet"
+
+
+class PacketType:
+    CONNECT_REQUEST = 1
+    ACCEPT = 2
+    REFUSE = 3
+    INPUT = 4
+    SNAPSHOT = 5
+    ROSTER = 6
+    KEEPALIVE = 7
+    DISCONNECT = 8
+
+
+class PacketError(Exception):
+    """A datagram that must be dropped; ``reason`` names the counter it goes to."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class Header(NamedTuple):
+    version: int
+    seq: int
+    ack: int
+    ack_bits: int
+    ack_delay_100us: int = 0
+
+
+MAX_ACK_DELAY_100US = 0xFFFF
+
+# --- messages: one per packet type -----------------------------------------------------------
+
+class ConnectRequest(NamedTuple):
+    name: str
+    rules_hash: str
+
+
+class Accept(NamedTuple):
+    client_id: int
+    tick_rate: int
+    snapshot_rate: int
+    rules_hash: str
+    server_tick: int
+
+
+class Refuse(NamedTuple):
+    reason: str
+
+
+class Inputs(NamedTuple):
+    """The newest input and the ones before it, oldest first: ``bits[-1]`` is ``newest_seq``."""
+
+    newest_seq: int
+    bits: tuple[int, ...]
+    roster_version: int  # the roster the client has, so the server stops resending it
+    snapshot_tick: int  # newest snapshot tick the client has (-1 none): a baseline for later use
+
+
+class Snapshot(NamedTuple):
+    tick: int
+    last_input_seq: int  # the newest input of *this* client the server has applied (-1 none)
+    roster_version: int
+    state: tuple[int, ...]  # game-defined flat integers (see the game's snapshot codec)
+
+
+class Roster(NamedTuple):
+    version: int
+    players: tuple[tuple[int, str], ...]  # (player id, name), sorted by id
+
+
+class KeepAlive(NamedTuple):
+    pass
+
+
+class Disconnect(NamedTuple):
+    reason: str
+
+
+Message = Union[ConnectRequest, Accept, Refuse, Inputs, Snapshot, Roster, KeepAlive, Disconnect]
+
+_TYPE_OF: dict[type, int] = {
+    ConnectRequest: PacketType.CONNECT_REQUEST, Accept: PacketType.ACCEPT, Refuse: PacketType.REFUSE,
+    Inputs: PacketType.INPUT, Snapshot: PacketType.SNAPSHOT, Roster: PacketType.ROSTER,
+    KeepAlive: PacketType.KEEPALIVE, Disconnect: PacketType.DISCONNECT,
+}
+
+
+# --- encoding --------------------------------------------------------------------------------
+
+def _body(message: Message) -> list[Any]:
+    if isinstance(message, Inputs):
+        return [message.newest_seq, list(message.bits), message.roster_version, message.snapshot_tick]
+    if isinstance(message, Snapshot):
+        return [message.tick, message.last_input_seq, message.roster_version, list(message.state)]
+    if isinstance(message, Roster):
+        return [message.version, [list(p) for p in message.players]]
+    return list(message)
+
+
+def encode(message: Message, header: Header) -> bytes:
+    """Frame ``message``; raises ValueError if it would exceed ``MAX_PACKET_BYTES``."""
+    body = _body(message)
+    fields = [PROTOCOL_ID, header.version, _TYPE_OF[type(message)], header.seq, header.ack,
+              header.ack_bits, min(header.ack_delay_100us, MAX_ACK_DELAY_100US)]
+    data = msgpack.packb(fields + [body])
+    if isinstance(message, ConnectRequest) and len(data) < CONNECT_REQUEST_MIN_BYTES:
+        body.append(b"\0" * (CONNECT_REQUEST_MIN_BYTES - len(data)))
+        data = msgpack.packb(fields + [body])
+    if len(data) > MAX_PACKET_BYTES:
+        raise ValueError(f"{type(message).__name__} packet is {len(data)} bytes, over {MAX_PACKET_BYTES}")
+    return data
+
+
+# --- decoding --------------------------------------------------------------------------------
+
+_UNPACK_LIMITS = dict(
+    max_str_len=MAX_REASON_CHARS * 4, max_bin_len=MAX_PACKET_BYTES, max_array_len=MAX_STATE_INTS,
+    max_map_len=0, max_ext_len=0, raw=False, strict_map_key=True, use_list=True,
+)
+
+
+def _int(value: Any, lo: int, hi: int, field: str) -> int:
+    # bool is an int subclass in Python; a real peer never sends one for a number.
+    if type(value) is not int or not lo <= value <= hi:
+        raise PacketError("bad_body", f"{field}={value!r} not an integer in {lo}..{hi}")
+    return value
+
+
+def _str(value: Any, max_chars: int, field: str) -> str:
+    if not isinstance(value, str) or len(value) > max_chars:
+        raise PacketError("bad_body", f"{field} is not a string of at most {max_chars} chars")
+    return value
+
+
+def _list(value: Any, lo: int, hi: int, field: str) -> list[Any]:
+    if not isinstance(value, list) or not lo <= len(value) <= hi:
+        raise PacketError("bad_body", f"{field} is not a list of {lo}..{hi} items")
+    return value
+
+
+def decode_header(data: bytes) -> tuple[int, Header, list[Any]]:
+    """Check size, framing and the fixed header; returns (type, header, raw body)."""
+    if len(data) > MAX_PACKET_BYTES:
+        raise PacketError("oversized", f"{len(data)} bytes")
+    try:
+        packet = msgpack.unpackb(data, **_UNPACK_LIMITS)
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise PacketError("undecodable", type(exc).__name__) from None
+    if not isinstance(packet, list) or len(packet) != 8:
+        raise PacketError("bad_header", "not an 8-item array")
+    if packet[0] != PROTOCOL_ID:
+        raise PacketError("wrong_protocol", f"id {packet[0]!r}")
+    version = _int(packet[1], 0, U32, "version")
+    ptype = _int(packet[2], 1, 255, "type")
+    header = Header(version, _int(packet[3], 0, 0xFFFF, "seq"), _int(packet[4], -1, 0xFFFF, "ack"),
+                    _int(packet[5], 0, U32, "ack_bits"),
+                    _int(packet[6], 0, MAX_ACK_DELAY_100US, "ack_delay"))
+    body = packet[7]
+    if not isinstance(body, list):
+        raise PacketError("bad_body", "body is not an array")
+    return ptype, header, body
+
+
+def decode_body(ptype: int, body: list[Any]) -> Message:
+    decoder = _DECODERS.get(ptype)
+    if decoder is None:
+        raise PacketError("unknown_type", str(ptype))
+    return decoder(body)
+
+
+def decode(data: bytes) -> tuple[Header, Message]:
+    """Decode one datagram of *our* version, or raise PacketError."""
+    ptype, header, body = decode_header(data)
+    if header.version != PROTOCOL_VERSION:
+        raise PacketError("version", f"peer {header.version}, ours {PROTOCOL_VERSION}")
+    return header, decode_body(ptype, body)
+
+
+def _decode_connect(body: list[Any]) -> ConnectRequest:
+    _list(body, 2, 3, "connect body")  # the optional third item is padding
+    return ConnectRequest(_str(body[0], MAX_NAME_CHARS, "name"), _str(body[1], MAX_HASH_CHARS, "rules_hash"))
+
+
+def _decode_accept(body: list[Any]) -> Accept:
+    _list(body, 5, 5, "accept body")
+    return Accept(_int(body[0], 0, MAX_PLAYERS_ON_WIRE - 1, "client_id"), _int(body[1], 1, 1000, "tick_rate"),
+                  _int(body[2], 1, 1000, "snapshot_rate"), _str(body[3], MAX_HASH_CHARS, "rules_hash"),
+                  _int(body[4], 0, U32, "server_tick"))
+
+
+def _decode_refuse(body: list[Any]) -> Refuse:
+    _list(body, 1, 1, "refuse body")
+    return Refuse(_str(body[0], MAX_REASON_CHARS, "reason"))
+
+
+def _decode_inputs(body: list[Any]) -> Inputs:
+    _list(body, 4, 4, "input body")
+    bits = _list(body[1], 1, MAX_REDUNDANT_INPUTS, "input bits")
+    newest = _int(body[0], len(bits) - 1, U32, "newest_seq")
+    return Inputs(newest, tuple(_int(b, 0, 255, "input bits") for b in bits),
+                  _int(body[2], -1, U32, "roster_version"), _int(body[3], -1, U32, "snapshot_tick"))
+
+
+def _decode_snapshot(body: list[Any]) -> Snapshot:
+    _list(body, 4, 4, "snapshot body")
+    state = _list(body[3], 0, MAX_STATE_INTS, "state")
+    return Snapshot(_int(body[0], 0, U32, "tick"), _int(body[1], INPUT_SEQ_NONE, U32, "last_input_seq"),
+                    _int(body[2], 0, U32, "roster_version"),
+                    tuple(_int(v, -U32, U32, "state") for v in state))
+
+
+def _decode_roster(body: list[Any]) -> Roster:
+    _list(body, 2, 2, "roster body")
+    entries = _list(body[1], 0, MAX_PLAYERS_ON_WIRE, "roster players")
+    players = []
+    for entry in entries:
+        _list(entry, 2, 2, "roster entry")
+        players.append((_int(entry[0], 0, MAX_PLAYERS_ON_WIRE - 1, "player id"), _str(entry[1], MAX_NAME_CHARS, "name")))
+    return Roster(_int(body[0], 0, U32, "roster version"), tuple(players))
+
+
+def _decode_keepalive(body: list[Any]) -> KeepAlive:
+    _list(body, 0, 0, "keepalive body")
+    return KeepAlive()
+
+
+def _decode_disconnect(body: list[Any]) -> Disconnect:
+    _list(body, 1, 1, "disconnect body")
+    return Disconnect(_str(body[0], MAX_REASON_CHARS, "reason"))
+
+
+_DECODERS = {
+    PacketType.CONNECT_REQUEST: _decode_connect, PacketType.ACCEPT: _decode_accept,
+    PacketType.REFUSE: _decode_refuse, PacketType.INPUT: _decode_inputs,
+    PacketType.SNAPSHOT: _decode_snapshot, PacketType.ROSTER: _decode_roster,
+    PacketType.KEEPALIVE: _decode_keepalive, PacketType.DISCONNECT: _decode_disconnect,
+}
