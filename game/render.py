@@ -26,12 +26,14 @@ Colours for players come from ``assets/palette.json`` (a list of ``[r, g, b]``),
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Sequence
 
 import pygame
 
-from game.sim import ARENA_H_PX, ARENA_W_PX, OBSTACLES, PLAYER_RADIUS_PX, SUBPX, WALL_PX, WALLS, Rect
+from game.sim import (ARENA_H_PX, ARENA_W_PX, OBSTACLES, PLAYER_RADIUS_PX, SUBPX, WALL_PX, WALLS,
+                      Rect)
 from game.view import DrawnPlayer, FrameView, Ghost, NetGraph
 
 Colour = tuple[int, int, int]
@@ -55,7 +57,9 @@ PANEL_BORDER: Colour = (72, 78, 100)
 # Multiply-blend factors for translucent panels: each channel becomes value * factor / 255.
 PANEL_DARKEN: Colour = (70, 70, 70)
 # Spawn points sit under the HUD and the net graph; a panel over a player fades so it stays seen.
-PANEL_DARKEN_FADED: Colour = (165, 165, 165)
+PANEL_DARKEN_FADED: Colour = (140, 140, 140)
+# The help is read, not glanced at: nearly opaque, so obstacles don't show through the text.
+PANEL_DARKEN_HELP: Colour = (30, 30, 30)
 
 GHOST_ALPHA = 170  # ghosts are lighter and see-through: a hint, not a body
 GHOST_LIGHTEN = 0.35  # share of white mixed into a ghost's colour
@@ -90,19 +94,29 @@ def rect_to_px(r: Rect) -> pygame.Rect:
     return pygame.Rect(r.x0 // SUBPX, r.y0 // SUBPX, (r.x1 - r.x0) // SUBPX, (r.y1 - r.y0) // SUBPX)
 
 
+def _split_columns(line: str) -> tuple[str, str]:
+    """``"F1   toggle help"`` -> ``("F1", "toggle help")``; a line without a wide gap is all key."""
+    gap = line.find("  ")
+    if gap < 0 or not line[:gap].strip():
+        return line, ""
+    return line[:gap], line[gap:].strip()
+
+
 def _covers_a_player(rect: pygame.Rect, players: Sequence[DrawnPlayer]) -> bool:
     reach = PLAYER_RADIUS_PX + 4  # body plus the local ring
-    return any(rect.colliderect(p.x_px - reach, p.y_px - reach, 2 * reach, 2 * reach) for p in players)
+    size = 2 * reach
+    return any(rect.colliderect(p.x_px - reach, p.y_px - reach, size, size) for p in players)
 
 
 def _lighten(colour: Colour, share: float) -> Colour:
-    r, g, b = colour
-    return (round(r + (255 - r) * share), round(g + (255 - g) * share), round(b + (255 - b) * share))
+    r, g, b = (round(c + (255 - c) * share) for c in colour)
+    return (r, g, b)
 
 
-def _darken_panel(surface: pygame.Surface, rect: pygame.Rect, faded: bool = False) -> None:
+def _darken_panel(surface: pygame.Surface, rect: pygame.Rect, faded: bool = False,
+                  factor: Colour = PANEL_DARKEN) -> None:
     """A translucent dark panel: darken what is underneath, then outline it."""
-    surface.fill(PANEL_DARKEN_FADED if faded else PANEL_DARKEN, rect, special_flags=pygame.BLEND_RGB_MULT)
+    surface.fill(PANEL_DARKEN_FADED if faded else factor, rect, special_flags=pygame.BLEND_RGB_MULT)
     pygame.draw.rect(surface, PANEL_BORDER, rect, 1)
 
 
@@ -229,11 +243,13 @@ class Renderer:
         for p in players:
             label = self._text.get("name", p.name, self.colour_of(p.player_id))
             bottom = round(p.y_px) - PLAYER_RADIUS_PX - 6
-            self._surface.blit(label, (round(p.x_px) - label.get_width() // 2, bottom - label.get_height()))
+            left = round(p.x_px) - label.get_width() // 2
+            self._surface.blit(label, (left, bottom - label.get_height()))
 
     # --- overlays ----------------------------------------------------------------------------
 
-    def _text_block(self, lines: Sequence[str], role: str, colour: Colour) -> tuple[list[pygame.Surface], int, int]:
+    def _text_block(self, lines: Sequence[str], role: str,
+                    colour: Colour) -> tuple[list[pygame.Surface], int, int]:
         """Rendered lines plus the block's width and height (for sizing a panel)."""
         surfs = [self._text.get(role, line, colour) for line in lines]
         width = max((s.get_width() for s in surfs), default=0)
@@ -272,12 +288,23 @@ class Renderer:
             x += chip_w + 4
 
     def _draw_help(self, lines: Sequence[str]) -> pygame.Rect:
-        surfs, width, height = self._text_block(lines, "hud", TEXT)
+        """Centred help. A run of two or more spaces splits a line into key and description
+        columns, aligned, because the default font is proportional."""
+        rows = [_split_columns(line) for line in lines]
+        keys = [self._text.get("hud", key, STATUS_TEXT) for key, _ in rows]
+        descs = [self._text.get("hud", desc, TEXT) for _, desc in rows]
+        key_w = max((k.get_width() for k, (_, d) in zip(keys, rows) if d), default=0)
+        desc_x = key_w + 2 * PAD_PX if key_w else 0
+        width = max(desc_x + d.get_width() if desc else k.get_width()
+                    for k, d, (_, desc) in zip(keys, descs, rows))
         pad = 3 * PAD_PX  # a roomier panel: this one is read, not glanced at
-        panel = pygame.Rect(0, 0, width + 2 * pad, height + 2 * pad)
+        panel = pygame.Rect(0, 0, width + 2 * pad, self._line_px["hud"] * len(rows) + 2 * pad)
         panel.center = (ARENA_W_PX // 2, ARENA_H_PX // 2)
-        _darken_panel(self._surface, panel)
-        self._blit_lines(surfs, panel.x + pad, panel.y + pad, "hud")
+        _darken_panel(self._surface, panel, factor=PANEL_DARKEN_HELP)
+        for i, (key, desc) in enumerate(zip(keys, descs)):
+            y = panel.y + pad + i * self._line_px["hud"]
+            self._surface.blit(key, (panel.x + pad, y))
+            self._surface.blit(desc, (panel.x + pad + desc_x, y))
         return panel
 
     def _draw_status(self, status: str, help_rect: pygame.Rect | None) -> None:
@@ -306,6 +333,8 @@ ROW_GAP_PX = 4
 
 def _nice_ceiling(value: float) -> float:
     """Round up to 1, 2 or 5 times a power of ten, so a plot's scale changes in calm steps."""
+    if not math.isfinite(value) or value <= 1.0:
+        return 1.0  # an inf or NaN sample must not hang the frame in the loop below
     step = 1.0
     while step * 10 <= value:
         step *= 10
@@ -323,7 +352,13 @@ def _polyline(values: Sequence[float], plot: pygame.Rect, top: float) -> list[tu
     """Newest sample at the right edge, one pixel per sample; values clamp to the plot."""
     right, bottom, span = plot.right - 1, plot.bottom - 1, plot.height - 2
     n = len(values)
-    return [(right - (n - 1 - i), bottom - round(min(v, top) / top * span)) for i, v in enumerate(values)]
+    return [(right - (n - 1 - i), bottom - round(_clamp(v, top) / top * span))
+            for i, v in enumerate(values)]
+
+
+def _clamp(value: float, top: float) -> float:
+    # ``value != value`` only for NaN, which is drawn as 0 rather than raising mid-frame.
+    return 0.0 if value != value else max(0.0, min(value, top))
 
 
 class _NetGraphPainter:
@@ -338,8 +373,9 @@ class _NetGraphPainter:
         row_h = (NET_GRAPH_H_PX - 2 * PAD_PX) // 4
         plot_x = self._panel.x + PAD_PX + LABEL_W_PX
         plot_w = self._panel.right - PAD_PX - plot_x
-        self._rows = [pygame.Rect(plot_x, self._panel.y + PAD_PX + i * row_h, plot_w, row_h - ROW_GAP_PX)
-                      for i in range(4)]
+        top = self._panel.y + PAD_PX
+        plot_h = row_h - ROW_GAP_PX
+        self._rows = [pygame.Rect(plot_x, top + i * row_h, plot_w, plot_h) for i in range(4)]
         self._window = plot_w - 2  # samples shown: one per pixel inside the frame
 
     @property
@@ -361,8 +397,9 @@ class _NetGraphPainter:
                 scale: str = "") -> None:
         """Title and value lines in the column left of a plot; the scale inside the plot."""
         x, y = self._panel.x + PAD_PX, plot.y
-        self._surface.blit(self._text.get("small", title, TEXT_DIM), (x, y))
-        line_h = self._text.get("small", title, TEXT_DIM).get_height() + 2
+        title_surf = self._text.get("small", title, TEXT_DIM)
+        self._surface.blit(title_surf, (x, y))
+        line_h = title_surf.get_height() + 2
         for text, colour in values:
             y += line_h
             self._surface.blit(self._text.get("small", text, colour), (x + 8, y))
@@ -372,11 +409,13 @@ class _NetGraphPainter:
     def _draw_rtt(self, rtt_ms: Sequence[float], plot: pygame.Rect) -> None:
         top = _nice_ceiling(max(max(rtt_ms, default=0.0), 20.0))
         if len(rtt_ms) >= 2:
-            pygame.draw.lines(self._surface, RTT_COLOUR, False, _polyline(rtt_ms, plot.inflate(-2, -2), top))
+            points = _polyline(rtt_ms, plot.inflate(-2, -2), top)
+            pygame.draw.lines(self._surface, RTT_COLOUR, False, points)
         current = f"{rtt_ms[-1]:.0f} ms" if rtt_ms else "--"
         self._labels(plot, "RTT", [(current, RTT_COLOUR)], f"{top:g} ms")
 
-    def _draw_snapshots(self, arrivals: Sequence[int], losses: Sequence[int], plot: pygame.Rect) -> None:
+    def _draw_snapshots(self, arrivals: Sequence[int], losses: Sequence[int],
+                        plot: pygame.Rect) -> None:
         # Arrivals tick up from the middle, losses down from it, so both read at a glance.
         middle, right = plot.centery, plot.right - 2
         for series, colour, end_y in ((arrivals, ARRIVAL_COLOUR, plot.y + 2),
@@ -397,13 +436,17 @@ class _NetGraphPainter:
         points = _polyline(corrections_px, inner, top)
         for (x, y), v in zip(points, corrections_px):
             if v > 0:
-                pygame.draw.line(self._surface, CORRECTION_COLOUR, (x, inner.bottom - 1), (x, min(y, inner.bottom - 2)))
+                # At least 2 px tall, so even a tiny correction shows up as an event.
+                bar_top = min(y, inner.bottom - 2)
+                bar_bottom = (x, inner.bottom - 1)
+                pygame.draw.line(self._surface, CORRECTION_COLOUR, bar_bottom, (x, bar_top))
         count = sum(1 for v in corrections_px if v > 0)
         biggest = max(corrections_px, default=0.0)
         self._labels(plot, f"corrections ({count})", [(f"max {biggest:.1f} px", CORRECTION_COLOUR)],
                      f"{top:g} px")
 
-    def _draw_bandwidth(self, bytes_in: Sequence[float], bytes_out: Sequence[float], plot: pygame.Rect) -> None:
+    def _draw_bandwidth(self, bytes_in: Sequence[float], bytes_out: Sequence[float],
+                        plot: pygame.Rect) -> None:
         top = _nice_ceiling(max(max(bytes_in, default=0.0), max(bytes_out, default=0.0), 1000.0))
         inner = plot.inflate(-2, -2)
         for series, colour in ((bytes_out, BYTES_OUT_COLOUR), (bytes_in, BYTES_IN_COLOUR)):

@@ -174,11 +174,17 @@ class ClientSession:
     def player_id(self) -> int | None:
         return self.accept.client_id if self.accept else None
 
+    def snapshots_expected(self) -> int:
+        """How many snapshots the server sent us from our first one to our newest."""
+        if self.first_snapshot_tick is None or self.accept is None:
+            return 0
+        interval_ticks = self.accept.tick_rate / self.accept.snapshot_rate
+        return round((self.newest_snapshot_tick - self.first_snapshot_tick) / interval_ticks) + 1
+
+    def snapshots_lost(self) -> int:
+        return max(0, self.snapshots_expected() - self.snapshots_received)
+
     def snapshot_loss_pct(self) -> float:
         """Share of the snapshots the server sent since our first one that never arrived."""
-        if self.first_snapshot_tick is None or self.accept is None:
-            return 0.0
-        interval_ticks = self.accept.tick_rate / self.accept.snapshot_rate
-        expected = int((self.newest_snapshot_tick - self.first_snapshot_tick) / interval_ticks) + 1
-        received = self.snapshots_received
-        return max(0.0, 100.0 * (expected - received) / expected)
+        expected = self.snapshots_expected()
+        return 100.0 * self.snapshots_lost() / expected if expected else 0.0

@@ -174,6 +174,13 @@ def _str(value: Any, max_chars: int, field: str) -> str:
     return value
 
 
+def _name(value: Any, field: str) -> str:
+    name = _str(value, MAX_NAME_CHARS, field)
+    if not name.isprintable():
+        raise PacketError("bad_body", f"{field} has control characters")
+    return name
+
+
 def _list(value: Any, lo: int, hi: int, field: str) -> list[Any]:
     if not isinstance(value, list) or not lo <= len(value) <= hi:
         raise PacketError("bad_body", f"{field} is not a list of {lo}..{hi} items")
@@ -220,7 +227,7 @@ def decode(data: bytes) -> tuple[Header, Message]:
 
 def _decode_connect(body: list[Any]) -> ConnectRequest:
     _list(body, 2, 3, "connect body")  # the optional third item is padding
-    return ConnectRequest(_str(body[0], MAX_NAME_CHARS, "name"), _str(body[1], MAX_HASH_CHARS, "rules_hash"))
+    return ConnectRequest(_name(body[0], "name"), _str(body[1], MAX_HASH_CHARS, "rules_hash"))
 
 
 def _decode_accept(body: list[Any]) -> Accept:
@@ -257,7 +264,7 @@ def _decode_roster(body: list[Any]) -> Roster:
     players = []
     for entry in entries:
         _list(entry, 2, 2, "roster entry")
-        players.append((_int(entry[0], 0, MAX_PLAYERS_ON_WIRE - 1, "player id"), _str(entry[1], MAX_NAME_CHARS, "name")))
+        players.append((_int(entry[0], 0, MAX_PLAYERS_ON_WIRE - 1, "player id"), _name(entry[1], "name")))
     return Roster(_int(body[0], 0, U32, "roster version"), tuple(players))
 
 

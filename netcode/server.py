@@ -24,6 +24,7 @@ versioned and resent with snapshots until the client echoes the version back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .connection import Connection
 from .game_api import GameRules, World
@@ -130,7 +131,8 @@ class ServerSession:
         self.dropped = DropCounter()
         self.peak_clients = 0
         self.snapshot_bytes: list[float] = []  # bytes per player of each snapshot packet
-        self.events: list[str] = []  # joins, leaves, timeouts: for the console log
+        self.events: list[str] = []  # joins, leaves, timeouts, refusals
+        self.on_event: Callable[[str], None] | None = None  # e.g. print, for a live console log
         self.started_s = now
 
     # --- receiving -----------------------------------------------------------------------------
@@ -190,8 +192,14 @@ class ServerSession:
         self.world = self.rules.add_player(self.world, player_id)
         self.roster_version += 1
         self.peak_clients = max(self.peak_clients, len(self.clients))
-        self.events.append(f"{name} joined from {addr[0]}:{addr[1]} as player {player_id}")
+        self._log(f"{name} joined from {addr[0]}:{addr[1]} as player {player_id}")
         self._send(slot, self._accept_for(slot), now)
+
+    def _log(self, event: str) -> None:
+        self.events.append(event)
+        del self.events[:-100]
+        if self.on_event is not None:
+            self.on_event(event)
 
     def _accept_for(self, slot: ClientSlot) -> Accept:
         return Accept(slot.player_id, self.config.tick_rate, self.config.snapshot_rate,
@@ -208,13 +216,13 @@ class ServerSession:
         # A stateless reply (seq 0, no acks); the request was padded so this is never larger.
         data = encode(Refuse(reason[:200]), Header(PROTOCOL_VERSION, 0, -1, 0))
         self.transport.send(data, addr, now)
-        self.events.append(f"refused {addr[0]}:{addr[1]}: {reason}")
+        self._log(f"refused {addr[0]}:{addr[1]}: {reason}")
 
     def _remove(self, slot: ClientSlot, event: str) -> None:
         self.clients.pop(slot.conn.addr, None)
         self.world = self.rules.remove_player(self.world, slot.player_id)
         self.roster_version += 1
-        self.events.append(event)
+        self._log(event)
 
     # --- the tick ------------------------------------------------------------------------------
 

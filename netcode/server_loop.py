@@ -45,9 +45,19 @@ class LoopStats:
 
 def run_server_loop(session: ServerSession, clock: Clock, stop: threading.Event,
                     duration_s: float | None = None) -> LoopStats:
-    """Tick ``session`` until ``stop`` is set or ``duration_s`` has passed."""
-    dt_s = 1.0 / session.config.tick_rate
+    """Tick ``session`` until ``stop`` is set, ``duration_s`` has passed, or Ctrl-C."""
     stats = LoopStats(started_s=clock.now())
+    try:
+        _loop(session, clock, stop, duration_s, stats)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a person stops a server: finish cleanly, with figures
+    stats.ended_s = clock.now()
+    return stats
+
+
+def _loop(session: ServerSession, clock: Clock, stop: threading.Event, duration_s: float | None,
+          stats: LoopStats) -> None:
+    dt_s = 1.0 / session.config.tick_rate
     start_s = stats.started_s
     while not stop.is_set():
         now = clock.now()
@@ -67,5 +77,3 @@ def run_server_loop(session: ServerSession, clock: Clock, stop: threading.Event,
         session.tick_once(now)
         stats.ticks += 1
         stats.tick_ms.append((clock.now() - now) * 1000)
-    stats.ended_s = clock.now()
-    return stats

@@ -52,7 +52,8 @@ def _view(with_ghosts: bool = True) -> FrameView:
         players=players,
         ghosts=ghosts,
         hud_lines=["RTT 42 ms", "tick 1234", "unacked inputs 3"],
-        switches={"prediction": True, "reconciliation": True, "smoothing": False, "interpolation": True},
+        switches={"prediction": True, "reconciliation": True, "smoothing": False,
+                  "interpolation": True},
         net_graph=_net_graph(),
     )
 

@@ -1,0 +1,149 @@
+"""The client's outer loops: a pygame window for people, a headless loop for bots and benchmarks.
+
+Theory of operation: both loops do the same three things every frame: measure the frame time on
+the monotonic clock, call ``GameClient.frame`` (network, fixed ticks, prediction, smoothing,
+interpolation) and show the result. The window samples the keyboard at each client tick and
+renders with ``Renderer``; the headless loop asks a bot for input, paces itself to the same frame
+rate with sleeps, and never imports pygame, so it runs on a machine with no display or sound.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from netcode.clock import MonotonicClock
+
+from .bots import Bot
+from .client import GameClient
+from .view import FrameView
+
+HUD_SMOOTHING = 0.1  # share of a new frame's rate in the displayed FPS (a steady number)
+
+
+@dataclass
+class LoopOptions:
+    fps: int = 60
+    duration_s: float | None = None
+    join_hint: str = ""  # shown on the HUD when hosting: how friends join
+
+
+def hud_lines(client: GameClient, fps: float, join_hint: str) -> list[str]:
+    session = client.session
+    lines = [f"FPS {fps:4.0f}   RTT {session.conn.rtt_ms:5.1f} ms   server tick {max(0, session.newest_snapshot_tick)}"
+             f"   players {len(session.roster)}"]
+    now = session.conn.last_receive_s
+    lines.append(f"snapshot loss {session.snapshot_loss_pct():4.1f}%   in {session.rate_in.per_s(now) / 1000:5.1f} kB/s"
+                 f"   out {session.rate_out.per_s(now) / 1000:5.1f} kB/s")
+    pending = len(client.predictor.pending) if client.predictor else 0
+    delay_ms = client.feel.interp_delay_ms[-1] if client.feel.interp_delay_ms else 0.0
+    lines.append(f"unacked inputs {pending:3d}   corrections {len(client.feel.corrections_px)}"
+                 f"   interp delay {delay_ms:5.1f} ms")
+    if join_hint:
+        lines.append(join_hint)
+    lines.append("F1 help   G ghosts   N net graph   Esc quit")
+    return lines
+
+
+def run_headless(client: GameClient, bot: Bot, options: LoopOptions) -> None:
+    """Play with a bot, no window, until the duration passes or the connection ends."""
+    clock = MonotonicClock()
+    frame_s = 1.0 / options.fps
+    start_s = last_s = clock.now()
+    frames = 0
+    while options.duration_s is None or last_s - start_s < options.duration_s:
+        now = clock.now()
+        client.frame(now, now - last_s, bot)
+        last_s = now
+        frames += 1
+        if client.finished:
+            break
+        clock.sleep(start_s + frames * frame_s - clock.now())  # deadline-based: no drift
+
+
+@dataclass
+class UiToggles:
+    ghosts: bool = False
+    net_graph: bool = False
+    help: bool = False
+
+
+def run_window(client: GameClient, options: LoopOptions, bot: Bot | None = None,
+               screenshot_path: str | None = None) -> None:
+    """Play in a pygame window until Esc, the close button, or the duration passes."""
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # we have no sound; keep SDL quiet about it
+    import pygame
+
+    from . import controls
+    from .render import Renderer
+    from .sim import ARENA_H_PX, ARENA_W_PX
+
+    pygame.display.init()
+    pygame.font.init()
+    screen = pygame.display.set_mode((ARENA_W_PX, ARENA_H_PX))
+    pygame.display.set_caption(f"netcode arena: {client.options.name}")
+    renderer = Renderer(screen)
+    _window_loop(client, options, bot, screen, renderer, screenshot_path)
+    pygame.quit()
+
+
+def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> None:
+    import pygame
+
+    from . import controls
+
+    clock = MonotonicClock()
+    pacer = pygame.time.Clock()
+    toggles = UiToggles()
+    start_s = last_s = clock.now()
+    fps = float(options.fps)
+    while True:
+        if not _handle_events(client, toggles):
+            break
+        now = clock.now()
+        dt_s = now - last_s
+        last_s = now
+        if dt_s > 0:
+            fps += HUD_SMOOTHING * (1.0 / dt_s - fps)
+        source = bot or (lambda n, pos: controls.input_bits(pygame.key.get_pressed()))
+        view = client.frame(now, dt_s, source)
+        _decorate(view, client, toggles, fps, options.join_hint)
+        renderer.draw(view)
+        pygame.display.flip()
+        if options.duration_s is not None and now - start_s >= options.duration_s:
+            break
+        pacer.tick(options.fps)
+    if screenshot_path:
+        pygame.image.save(screen, screenshot_path)
+
+
+def _handle_events(client: GameClient, toggles: UiToggles) -> bool:
+    """Apply key toggles; False when the player asked to quit."""
+    import pygame
+
+    from . import controls
+
+    for event in pygame.event.get():
+        if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
+            return False
+        if event.type != pygame.KEYDOWN:
+            continue
+        if event.key in controls.TOGGLE_KEYS:
+            name = controls.TOGGLE_KEYS[event.key][0]
+            setattr(client.switches, name, not getattr(client.switches, name))
+        elif event.key == controls.GHOSTS_KEY:
+            toggles.ghosts = not toggles.ghosts
+        elif event.key == controls.GRAPH_KEY:
+            toggles.net_graph = not toggles.net_graph
+        elif event.key == controls.HELP_KEY:
+            toggles.help = not toggles.help
+    return True
+
+
+def _decorate(view: FrameView, client: GameClient, toggles: UiToggles, fps: float, join_hint: str) -> None:
+    from . import controls
+
+    view.hud_lines = hud_lines(client, fps, join_hint)
+    if not toggles.ghosts:
+        view.ghosts = []
+    view.net_graph = client.feel.graph if toggles.net_graph else None
+    view.help_lines = controls.help_lines() if toggles.help else []

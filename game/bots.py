@@ -1,0 +1,94 @@
+"""Scripted players: input bits as a pure function of the input number (and a seed).
+
+Theory of operation: a bot answers "which keys are down for input number ``n``, with my player
+at ``pos``?" and nothing else, so a bot run is repeatable and drives a headless client exactly
+like a person at the keyboard would. Periods are in inputs (client ticks), so a bot behaves the
+same on every machine. Only ``pusher`` looks at its position (``None`` before the first snapshot).
+
+* ``circle``: turns through the eight directions, a sixteenth of a turn every ``turn_inputs``.
+* ``zigzag``: runs diagonally, flipping the vertical direction every ``leg_inputs``.
+* ``random``: holds a random direction for a random time, from its own seeded generator.
+* ``idle``: presses nothing.
+* ``pusher``: walks to a meeting point above the centre block and keeps pushing there, so two
+  pushers shove each other (the one thing prediction cannot foresee: corrections happen).
+* ``stopgo``: walks right, stops, walks left, stops: key presses from rest, for reaction timing.
+"""
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+from .sim import DOWN, LEFT, RIGHT, UP
+
+#: Eight directions in turning order (right, down-right, down, ...).
+DIRECTIONS = (RIGHT, RIGHT | DOWN, DOWN, DOWN | LEFT, LEFT, LEFT | UP, UP, UP | RIGHT)
+
+Position = tuple[float, float] | None
+Bot = Callable[[int, Position], int]
+MEETING_POINT_PX = (640.0, 250.0)
+DEADZONE_PX = 3.0
+
+
+def circle_bot(turn_inputs: int = 20) -> Bot:
+    return lambda n, pos: DIRECTIONS[(n // turn_inputs) % len(DIRECTIONS)]
+
+
+def zigzag_bot(leg_inputs: int = 45, sweep_inputs: int = 240) -> Bot:
+    def bot(n: int, pos: Position) -> int:
+        vertical = DOWN if (n // leg_inputs) % 2 == 0 else UP
+        horizontal = RIGHT if (n // sweep_inputs) % 2 == 0 else LEFT
+        return vertical | horizontal
+
+    return bot
+
+
+def random_bot(seed: int) -> Bot:
+    rng = random.Random(seed)  # the bot's own generator, never the global one
+    plan: list[int] = []  # plan[n] = bits for input n, extended on demand
+
+    def bot(n: int, pos: Position) -> int:
+        while len(plan) <= n:
+            bits = rng.choice(DIRECTIONS + (0,))
+            plan.extend([bits] * rng.randint(10, 60))
+        return plan[n]
+
+    return bot
+
+
+def idle_bot() -> Bot:
+    return lambda n, pos: 0
+
+
+def pusher_bot() -> Bot:
+    def bot(n: int, pos: Position) -> int:
+        if pos is None:
+            return 0
+        dx, dy = MEETING_POINT_PX[0] - pos[0], MEETING_POINT_PX[1] - pos[1]
+        bits = RIGHT if dx > DEADZONE_PX else LEFT if dx < -DEADZONE_PX else 0
+        return bits | (DOWN if dy > DEADZONE_PX else UP if dy < -DEADZONE_PX else 0)
+
+    return bot
+
+
+def stopgo_bot(leg_inputs: int = 30) -> Bot:
+    phases = (RIGHT, 0, LEFT, 0)
+    return lambda n, pos: phases[(n // leg_inputs) % len(phases)]
+
+
+BOT_NAMES = ("circle", "zigzag", "random", "idle", "pusher", "stopgo")
+
+
+def make_bot(name: str, seed: int = 1) -> Bot:
+    if name == "circle":
+        return circle_bot()
+    if name == "zigzag":
+        return zigzag_bot()
+    if name == "random":
+        return random_bot(seed)
+    if name == "idle":
+        return idle_bot()
+    if name == "pusher":
+        return pusher_bot()
+    if name == "stopgo":
+        return stopgo_bot()
+    raise ValueError(f"unknown bot {name!r}; choose from {', '.join(BOT_NAMES)}")

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Play: ``python run_client.py`` hosts a game and joins it; ``--host H`` joins a friend's.
+
+Parses flags, builds the real UDP transport (optionally behind the link conditioner), starts a
+local server in the background when hosting, and runs the window or the headless bot loop.
+All logic lives in importable modules (``game.client``, ``game.app``).
+"""
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+
+from game.app import LoopOptions, run_headless, run_window
+from game.bots import BOT_NAMES, make_bot
+from game.client import ClientOptions, GameClient, Switches
+from game.server_app import HostedServer, lan_addresses
+from netcode.clock import MonotonicClock
+from netcode.conditioner import LinkConditioner, add_link_arguments, settings_or_error
+from netcode.protocol import MAX_NAME_CHARS
+from netcode.server import ServerConfig
+from netcode.stats import write_stats_json
+from netcode.transport import UdpTransport
+from run_server import DEFAULT_PORT, port_number
+
+
+def player_name(text: str) -> str:
+    if not text.strip() or len(text) > MAX_NAME_CHARS or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"name must be 1..{MAX_NAME_CHARS} printable characters, got {text!r}")
+    return text.strip()
+
+
+def positive_ms(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 5000:
+        raise argparse.ArgumentTypeError(f"must be 0..5000 ms, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Netcode arena client. With no --host it hosts a game on this machine and joins it.",
+        epilog="Keys: WASD/arrows move, 1-5 toggle techniques, G ghosts, N net graph, F1 help, Esc quit.")
+    parser.add_argument("--host", help="server to join (default: host a game here)")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help="server UDP port (default %(default)s)")
+    parser.add_argument("--name", type=player_name, default=socket.gethostname()[:MAX_NAME_CHARS] or "player",
+                        help="your name on screen (default: this computer's name)")
+    parser.add_argument("--headless", action="store_true", help="no window and no sound (tests, benchmarks)")
+    parser.add_argument("--bot", choices=BOT_NAMES, help="let a bot play instead of the keyboard")
+    parser.add_argument("--seed", type=int, default=1, help="seed for the random bot (default %(default)s)")
+    parser.add_argument("--duration", type=float, metavar="S", help="quit by itself after S seconds")
+    parser.add_argument("--fps", type=int, default=60, help="frames per second (default %(default)s)")
+    parser.add_argument("--stats-json", metavar="PATH", help="write this client's figures to PATH at exit")
+    parser.add_argument("--screenshot", metavar="PNG", help="save the last frame to PNG at exit (window mode)")
+    group = parser.add_argument_group("techniques (each can also be toggled live, see F1)")
+    for name in ("prediction", "reconciliation", "smoothing", "interpolation", "extrapolation"):
+        group.add_argument(f"--no-{name}", action="store_true", help=f"switch {name} off")
+    group.add_argument("--smooth-ms", type=positive_ms, default=100.0, help="time to smooth a correction away (default %(default)s)")
+    group.add_argument("--interp-ms", type=positive_ms, help="fixed interpolation delay (default: adaptive)")
+    add_link_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    link = settings_or_error(args, parser)
+    if args.headless and not args.bot:
+        parser.error("--headless needs --bot (nobody is at the keyboard)")
+    if args.fps < 1 or args.fps > 1000:
+        parser.error(f"--fps must be 1..1000, got {args.fps}")
+    hosted, host, join_hint = None, args.host, ""
+    if host is None:
+        hosted, join_hint = start_local_server(args.port, parser)
+        host = "127.0.0.1"
+    try:
+        return play(args, link, host, hosted.port if hosted else args.port, join_hint)
+    finally:
+        if hosted is not None:
+            hosted.stop()
+
+
+def start_local_server(port: int, parser: argparse.ArgumentParser) -> tuple[HostedServer, str]:
+    try:
+        server = HostedServer(port, ServerConfig())
+    except OSError as exc:
+        parser.exit(1, f"run_client.py: cannot host on UDP port {port}: {exc.strerror or exc}. "
+                       f"Is a server already running? Join it with --host 127.0.0.1, or pick --port.\n")
+    server.start_in_background()
+    address = (lan_addresses() or ["127.0.0.1"])[0]
+    hint = f"Hosting: friends join with  --host {address} --port {server.port}"
+    print(hint, flush=True)
+    return server, hint
+
+
+def play(args: argparse.Namespace, link, host: str, port: int, join_hint: str) -> int:
+    clock = MonotonicClock()
+    udp = UdpTransport("0.0.0.0", 0)
+    transport = LinkConditioner(udp, link, args.net_seed) if link.is_active else udp
+    switches = Switches(*(not getattr(args, f"no_{n}") for n in
+                          ("prediction", "reconciliation", "smoothing", "interpolation", "extrapolation")))
+    options = ClientOptions(name=args.name, smooth_ms=args.smooth_ms, interp_ms=args.interp_ms)
+    client = GameClient(transport, (resolve(host), port), options, switches, clock.now())
+    loop = LoopOptions(fps=args.fps, duration_s=args.duration, join_hint=join_hint)
+    bot = make_bot(args.bot, args.seed) if args.bot else None
+    try:
+        if args.headless:
+            run_headless(client, bot, loop)
+        else:
+            run_window(client, loop, bot, args.screenshot)
+    except KeyboardInterrupt:
+        pass
+    client.session.disconnect(clock.now())
+    if hasattr(transport, "flush"):
+        transport.flush(clock.now() + 10.0)
+    udp.close()
+    if args.stats_json:
+        write_stats_json(args.stats_json, client.feel.stats(client) | {"name": args.name, "switches": switches.as_dict()})
+    if client.session.reason and client.session.reason != "quit":
+        print(f"run_client.py: {client.session.reason}", file=sys.stderr)
+        return 1 if client.session.player_id is None else 0
+    return 0
+
+
+def resolve(host: str) -> str:
+    try:
+        return socket.gethostbyname(host)
+    except OSError:
+        sys.exit(f"run_client.py: cannot resolve host {host!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Run a dedicated authoritative server: ``python run_server.py --port 7777``.
+
+Parses flags, builds the real UDP server (``game.server_app.HostedServer``) and runs its
+fixed-timestep loop until Ctrl-C or ``--duration``. All logic lives in importable modules.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from game.server_app import HostedServer, lan_addresses
+from netcode.conditioner import add_link_arguments, settings_or_error
+from netcode.server import ServerConfig
+from netcode.stats import write_stats_json
+
+DEFAULT_PORT = 7777
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Authoritative UDP server for the netcode arena.")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help="UDP port (default %(default)s; 0 = any free port)")
+    parser.add_argument("--bind", default="0.0.0.0", help="address to listen on (default all interfaces)")
+    parser.add_argument("--tick-rate", type=int, default=60, help="simulation ticks per second (default %(default)s)")
+    parser.add_argument("--snapshot-rate", type=int, default=30, help="snapshots per second to each client (default %(default)s)")
+    parser.add_argument("--max-players", type=int, default=16, help="player slots (default %(default)s)")
+    parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop by itself after S seconds")
+    parser.add_argument("--stats-json", metavar="PATH", help="write the server's figures to PATH at exit")
+    add_link_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    link = settings_or_error(args, parser)
+    try:
+        config = ServerConfig(args.tick_rate, args.snapshot_rate, args.max_players)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        server = HostedServer(args.port, config, link, args.net_seed, args.bind)
+    except OSError as exc:
+        parser.exit(1, f"run_server.py: cannot listen on UDP {args.bind}:{args.port}: {exc.strerror or exc}\n")
+    print(f"Server on UDP port {server.port}, {config.tick_rate} Hz, {config.snapshot_rate} snapshots/s, "
+          f"{config.max_players} slots.", flush=True)
+    for address in lan_addresses() or ["127.0.0.1"]:
+        print(f"  friends join with:  python run_client.py --host {address} --port {server.port}", flush=True)
+    server.session.on_event = lambda event: print(f"  {event}", flush=True)
+    server.run(args.duration)
+    print("Server stopped.", flush=True)
+    if args.stats_json:
+        write_stats_json(args.stats_json, server.stats())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
