@@ -115,7 +115,8 @@ def play(args: argparse.Namespace, link, host: str, port: int, join_hint: str) -
         transport.flush(clock.now() + 10.0)
     udp.close()
     if args.stats_json:
-        write_stats_json(args.stats_json, client.feel.stats(client) | {"name": args.name, "switches": switches.as_dict()})
+        write_stats_json(args.stats_json, client.feel.stats(client) | client.final_figures()
+                         | {"name": args.name, "switches": switches.as_dict()})
     if client.session.reason and client.session.reason != "quit":
         print(f"run_client.py: {client.session.reason}", file=sys.stderr)
         return 1 if client.session.player_id is None else 0

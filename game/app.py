@@ -18,6 +18,7 @@ from .client import GameClient
 from .view import FrameView
 
 HUD_SMOOTHING = 0.1  # share of a new frame's rate in the displayed FPS (a steady number)
+SETTLE_S = 0.5  # a timed bot run releases the keys for this long at the end, so it ends at rest
 
 
 @dataclass
@@ -50,9 +51,11 @@ def run_headless(client: GameClient, bot: Bot, options: LoopOptions) -> None:
     frame_s = 1.0 / options.fps
     start_s = last_s = clock.now()
     frames = 0
+    settle_at_s = None if options.duration_s is None else start_s + options.duration_s - SETTLE_S
     while options.duration_s is None or last_s - start_s < options.duration_s:
         now = clock.now()
-        client.frame(now, now - last_s, bot)
+        settling = settle_at_s is not None and now >= settle_at_s
+        client.frame(now, now - last_s, (lambda n, pos: 0) if settling else bot)
         last_s = now
         frames += 1
         if client.finished:

@@ -201,6 +201,17 @@ class GameClient:
             return self.session.reason
         return ""
 
+    def final_figures(self) -> dict[str, object]:
+        """Where this client ended, for comparing with the server's own record of it."""
+        predicted, server = self._local_predicted(), self._local_server()
+        return {
+            "player_id": self.session.player_id,
+            "final_position_px": list(predicted) if predicted else None,
+            "final_server_position_px": list(server) if server else None,
+            "roster": sorted(self.session.roster.values()),
+            "remote_players_drawn": len(self.feel.remote_ids_seen),
+        }
+
     @property
     def finished(self) -> bool:
         return self.session.state in (ClientState.REFUSED, ClientState.DISCONNECTED)

@@ -45,6 +45,7 @@ class FeelMeter:
         self.remote_errors_px: list[float] = []
         self.interp_delay_ms: list[float] = []
         self.extrapolated_frames = 0
+        self.remote_ids_seen: set[int] = set()
         self.prev_drawn: tuple[float, float] | None = None
         self.graph = NetGraph()
         self._frame_arrivals = 0
@@ -100,6 +101,7 @@ class FeelMeter:
         interp = client.interpolator
         if not sample.positions:
             return
+        self.remote_ids_seen.update(sample.positions)
         self.interp_delay_ms.append(sample.delay_s * 1000)
         self.extrapolated_frames += sample.extrapolated
         self.remote_records.append((sample.render_time_s, dict(sample.positions)))

@@ -42,7 +42,7 @@ MAX_SPEED_PX_S = 320
 ACCEL_PX_S2 = 2400
 FRICTION_PX_S2 = 1600
 
-RULES_VERSION = 1
+RULES_VERSION = 2  # 2: speed clamp rounds the root up; players are kept inside the arena
 
 # Input bits: one per direction. Opposite directions cancel.
 UP, DOWN, LEFT, RIGHT = 1, 2, 4, 8
@@ -189,7 +189,8 @@ def _accelerate(p: Player, bits: int, phys: Physics) -> Player:
     vy = p.vy + dy * accel if dy else _approach_zero(p.vy, phys.friction)
     speed_sq = vx * vx + vy * vy
     if speed_sq > phys.max_speed * phys.max_speed:
-        speed = math.isqrt(speed_sq)
+        # Round the root *up*: dividing by a floored root would scale to just over the limit.
+        speed = math.isqrt(speed_sq - 1) + 1
         vx = div_trunc(vx * phys.max_speed, speed)
         vy = div_trunc(vy * phys.max_speed, speed)
     return replace(p, vx=vx, vy=vy)
@@ -226,7 +227,22 @@ def _apply_push(p: Player, push_x: int, push_y: int, nx: int, ny: int) -> Player
     return replace(p, x=p.x + push_x, y=p.y + push_y, vx=vx, vy=vy)
 
 
+_INNER_X0, _INNER_Y0 = WALL_PX * SUBPX, WALL_PX * SUBPX
+_INNER_X1, _INNER_Y1 = (ARENA_W_PX - WALL_PX) * SUBPX, (ARENA_H_PX - WALL_PX) * SUBPX
+
+
+def _keep_in_arena(p: Player, radius: int) -> Player:
+    """Clamp a centre to the floor. A crowd can shove a player past a thin wall's midline, from
+    where the wall's own shortest way out would be *outward*; the arena edge settles it first."""
+    x = min(max(p.x, _INNER_X0 + radius), _INNER_X1 - radius)
+    y = min(max(p.y, _INNER_Y0 + radius), _INNER_Y1 - radius)
+    if (x, y) == (p.x, p.y):
+        return p
+    return _apply_push(p, x - p.x, y - p.y, x - p.x, y - p.y)
+
+
 def _collide_static(p: Player, phys: Physics) -> Player:
+    p = _keep_in_arena(p, phys.radius)
     for rect in SOLIDS:
         p = _push_out_of_rect(p, rect, phys.radius)
     return p

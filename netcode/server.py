@@ -131,6 +131,7 @@ class ServerSession:
         self.dropped = DropCounter()
         self.peak_clients = 0
         self.snapshot_bytes: list[float] = []  # bytes per player of each snapshot packet
+        self.final_positions_px: dict[str, list[float]] = {}  # where each departed player was last
         self.events: list[str] = []  # joins, leaves, timeouts, refusals
         self.on_event: Callable[[str], None] | None = None  # e.g. print, for a live console log
         self.started_s = now
@@ -219,6 +220,7 @@ class ServerSession:
         self._log(f"refused {addr[0]}:{addr[1]}: {reason}")
 
     def _remove(self, slot: ClientSlot, event: str) -> None:
+        self.final_positions_px[slot.name] = self._position_px(slot)
         self.clients.pop(slot.conn.addr, None)
         self.world = self.rules.remove_player(self.world, slot.player_id)
         self.roster_version += 1
@@ -285,4 +287,9 @@ class ServerSession:
             "dropped_packets": dict(self.dropped),
             "dropped_packets_total": self.dropped.total,
             "inputs_skipped": sum(s.inputs.skipped for s in self.clients.values()),
+            "final_positions_px": self.final_positions_px | {s.name: self._position_px(s) for s in self._slots_by_id()},
         }
+
+    def _position_px(self, slot: ClientSlot) -> list[float]:
+        entity = self.rules.entities(self.world)[slot.player_id]
+        return [entity.x_px, entity.y_px]

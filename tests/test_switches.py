@@ -1,0 +1,237 @@
+"""Each switch's effect on the feel figures, whole clients against a server, on a fake clock.
+
+A ``ServerSession`` and one or two ``GameClient``s run in this process over a ``MemoryNetwork``.
+Each client's transport is wrapped in a seeded ``LinkConditioner`` (the client-side conditioner
+gives the link its whole ``lag_ms`` of extra round trip), and a ``FakeClock`` steps 1/60 s frames:
+the server receives and ticks, then every client runs one frame with a bot at the keys. The same
+seeds give the same losses and delays, so every figure below is exactly repeatable, and a few
+seconds of game take a fraction of a second.
+
+The figures are the ones of DESIGN.md ("Measuring feel"), read from ``client.feel.stats(client)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from game import bots
+from game.bots import Bot
+from game.client import ClientOptions, GameClient, Switches
+from game.netgame import SimRules
+from netcode.clock import FakeClock
+from netcode.conditioner import PROFILES, LinkConditioner, LinkSettings
+from netcode.server import ServerConfig, ServerSession
+from netcode.transport import Address, MemoryNetwork
+
+SERVER: Address = ("10.0.0.1", 7777)
+FPS = 60
+FRAME_S = 1 / FPS
+WIFI = PROFILES["wifi"]  # 100 ms lag, 20 ms jitter, 5% loss
+WIFI_NO_LOSS = dataclasses.replace(WIFI, loss_pct=0.0)
+
+
+@dataclass
+class Run:
+    clients: list[GameClient]
+    conditioners: list[LinkConditioner]
+    session: ServerSession
+    stats: list[dict[str, object]] = field(default_factory=list)
+
+
+def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, seconds: float = 4.0,
+             seed: int = 1, loss_burst_s: tuple[float, float] | None = None) -> Run:
+    """Play ``seconds`` of fake time; ``loss_burst_s`` = (from, to) drops every datagram then."""
+    clock = FakeClock()
+    network = MemoryNetwork()
+    config = ServerConfig()
+    session = ServerSession(SimRules(config.tick_rate), network.endpoint(SERVER), config, clock.now())
+    clients, conditioners = [], []
+    for i, (switches, _) in enumerate(players):
+        endpoint = network.endpoint((f"10.0.0.{i + 2}", 5000))
+        conditioner = LinkConditioner(endpoint, link, seed * 100 + i)
+        conditioners.append(conditioner)
+        clients.append(GameClient(conditioner, SERVER, ClientOptions(name=f"bot{i}"), switches,
+                                  clock.now()))
+    burst = dataclasses.replace(link, loss_pct=100.0)
+    for frame in range(round(seconds * FPS)):
+        now = clock.now()
+        if loss_burst_s is not None:
+            in_burst = loss_burst_s[0] <= now < loss_burst_s[1]
+            for conditioner in conditioners:
+                conditioner.settings = burst if in_burst else link
+        session.receive(now)
+        session.tick_once(now)
+        for client, (_, bot) in zip(clients, players):
+            client.frame(now, FRAME_S, bot)
+        clock.advance(FRAME_S)
+    run = Run(clients, conditioners, session)
+    run.stats = [client.feel.stats(client) for client in clients]
+    for client, stats in zip(clients, run.stats):
+        assert client.session.state.value == "connected"
+        assert stats["snapshots_received"] > 0
+    return run
+
+
+def presses_bot() -> Bot:
+    """Key presses from rest every 20 inputs, for reaction timing."""
+    return bots.stopgo_bot(leg_inputs=10)
+
+
+# --- determinism -----------------------------------------------------------------------------------
+
+
+def test_runs_repeat_exactly_with_the_same_seed() -> None:
+    players = lambda: [(Switches(), bots.pusher_bot()), (Switches(), bots.pusher_bot())]  # noqa: E731
+    first = run_game(players(), seconds=3.0)
+    second = run_game(players(), seconds=3.0)
+    assert first.stats == second.stats
+    other_seed = run_game(players(), seconds=3.0, seed=2)
+    assert other_seed.stats != first.stats  # the seed matters: the link really is random
+
+
+# --- prediction ------------------------------------------------------------------------------------
+
+
+def test_prediction_on_shows_a_key_press_at_once() -> None:
+    run = run_game([(Switches(), presses_bot())])
+    stats, client = run.stats[0], run.clients[0]
+    assert len(client.feel.input_to_render) >= 8  # enough presses were timed
+    assert stats["input_to_render_frames"] <= 1
+    assert stats["snapshot_loss_pct"] > 0  # and that under a lossy link
+
+
+def test_prediction_off_shows_a_key_press_a_round_trip_later() -> None:
+    on = run_game([(Switches(), presses_bot())]).stats[0]
+    off = run_game([(Switches(prediction=False), presses_bot())]).stats[0]
+    rtt_frames = off["rtt_ms_mean"] / 1000 * FPS
+    assert off["rtt_ms_mean"] >= 100  # the conditioner's 100 ms of lag really is there
+    assert off["input_to_render_frames"] >= 4
+    assert 0.7 * rtt_frames <= off["input_to_render_frames"] <= rtt_frames + 4
+    assert off["input_to_render_frames"] >= on["input_to_render_frames"] + 4
+
+
+# --- reconciliation --------------------------------------------------------------------------------
+
+
+def test_a_lone_player_is_never_corrected_under_wifi() -> None:
+    run = run_game([(Switches(), bots.circle_bot())], seconds=5.0)
+    stats, client = run.stats[0], run.clients[0]
+    assert stats["snapshot_loss_pct"] > 0
+    assert stats["corrections"] == 0
+    assert stats["visible_snap_px_max"] == 0.0
+    # It did move (a player standing still is never corrected either).
+    assert client.predictor.local_entity().x_px != 100.0
+
+
+def test_two_pushers_are_corrected() -> None:
+    run = run_game([(Switches(), bots.pusher_bot()), (Switches(), bots.pusher_bot())], seconds=6.0)
+    for stats in run.stats:
+        assert stats["corrections"] > 10
+        assert stats["correction_px_max"] > 1.0
+
+
+def test_reconciliation_off_corrects_a_lone_moving_player_all_the_time() -> None:
+    on = run_game([(Switches(), bots.circle_bot())]).stats[0]
+    off = run_game([(Switches(reconciliation=False), bots.circle_bot())]).stats[0]
+    assert on["corrections"] == 0
+    snapshots = off["snapshots_received"]
+    assert off["corrections"] >= 0.5 * snapshots  # nearly every snapshot yanks the player back
+    assert off["correction_px_max"] >= 5.0  # a round trip's worth of movement
+
+
+# --- smoothing -------------------------------------------------------------------------------------
+
+
+def pushers(switches: Switches) -> list[tuple[Switches, Bot]]:
+    return [(dataclasses.replace(switches), bots.pusher_bot()),
+            (dataclasses.replace(switches), bots.pusher_bot())]
+
+
+def test_smoothing_spreads_corrections_over_several_frames() -> None:
+    smooth = run_game(pushers(Switches(smoothing=True)), seconds=6.0).stats
+    snap = run_game(pushers(Switches(smoothing=False)), seconds=6.0).stats
+    for on, off in zip(smooth, snap):
+        # Smoothing changes only what is drawn: the simulation sees the same corrections.
+        assert on["corrections"] == off["corrections"] > 0
+        assert on["correction_px_max"] == off["correction_px_max"]
+        assert on["visible_snap_px_max"] <= 0.4 * on["correction_px_max"]
+        assert off["visible_snap_px_max"] >= 0.95 * off["correction_px_max"]
+
+
+def test_smoothing_also_hides_the_yanks_of_reconciliation_off() -> None:
+    smooth = run_game([(Switches(reconciliation=False), bots.circle_bot())]).stats[0]
+    snap = run_game([(Switches(reconciliation=False, smoothing=False), bots.circle_bot())]).stats[0]
+    assert smooth["visible_snap_px_max"] <= 0.4 * smooth["correction_px_max"]
+    assert snap["visible_snap_px_max"] >= 0.95 * snap["correction_px_max"]
+
+
+# --- interpolation ---------------------------------------------------------------------------------
+
+
+def two_circles(switches: Switches) -> list[tuple[Switches, Bot]]:
+    return [(dataclasses.replace(switches), bots.circle_bot()),
+            (dataclasses.replace(switches), bots.circle_bot(turn_inputs=15))]
+
+
+def test_interpolation_draws_remote_players_on_the_server_track() -> None:
+    on = run_game(two_circles(Switches(interpolation=True)), link=WIFI_NO_LOSS).stats
+    off = run_game(two_circles(Switches(interpolation=False)), link=WIFI_NO_LOSS).stats
+    for with_interp, without in zip(on, off):
+        assert with_interp["snapshot_loss_pct"] == 0
+        assert with_interp["remote_error_px_mean"] <= 1.0
+        assert without["remote_error_px_mean"] >= 5.0
+        assert without["remote_error_px_mean"] >= 10 * max(with_interp["remote_error_px_mean"], 0.1)
+        # Drawn about two snapshot intervals (2 x 33 ms) plus the jitter behind the newest one.
+        assert 60.0 <= with_interp["interp_delay_ms_mean"] <= 120.0
+        assert with_interp["extrapolated_frames"] == 0
+
+
+# --- extrapolation ---------------------------------------------------------------------------------
+
+BURST_S = (2.0, 2.2)  # 200 ms without a single datagram in either direction
+
+
+def test_a_loss_burst_is_bridged_by_extrapolation_when_on() -> None:
+    calm = run_game(two_circles(Switches()), link=WIFI_NO_LOSS).stats
+    burst = run_game(two_circles(Switches()), link=WIFI_NO_LOSS, loss_burst_s=BURST_S).stats
+    for before, during in zip(calm, burst):
+        assert before["extrapolated_frames"] == 0  # the burst is what makes it extrapolate
+        assert during["extrapolated_frames"] > 0
+        assert during["snapshot_loss_pct"] > 0
+
+
+def test_extrapolation_off_never_extrapolates_even_in_a_loss_burst() -> None:
+    on = run_game(two_circles(Switches()), link=WIFI_NO_LOSS, loss_burst_s=BURST_S)
+    off = run_game(two_circles(Switches(extrapolation=False)), link=WIFI_NO_LOSS,
+                   loss_burst_s=BURST_S)
+    for with_extrap, without in zip(on.stats, off.stats):
+        assert with_extrap["extrapolated_frames"] > 0
+        assert without["extrapolated_frames"] == 0
+    # The same packets were lost in both runs (same seeds, same calls).
+    assert [c.dropped_in + c.dropped_out for c in on.conditioners] == \
+        [c.dropped_in + c.dropped_out for c in off.conditioners]
+
+
+# --- switches change live --------------------------------------------------------------------------
+
+
+def test_switching_prediction_off_mid_game_takes_effect_at_once() -> None:
+    clock = FakeClock()
+    network = MemoryNetwork()
+    config = ServerConfig()
+    session = ServerSession(SimRules(config.tick_rate), network.endpoint(SERVER), config, 0.0)
+    conditioner = LinkConditioner(network.endpoint(("10.0.0.2", 5000)), WIFI_NO_LOSS, 5)
+    client = GameClient(conditioner, SERVER, ClientOptions(), Switches(), 0.0)
+    bot = presses_bot()
+    for frame in range(4 * FPS):
+        if frame == 2 * FPS:
+            presses_on = list(client.feel.input_to_render)
+            client.switches.prediction = False
+        now = clock.now()
+        session.receive(now)
+        session.tick_once(now)
+        client.frame(now, FRAME_S, bot)
+        clock.advance(FRAME_S)
+    presses_off = client.feel.input_to_render[len(presses_on) + 1:]  # skip the one in flight
+    assert presses_on and max(presses_on[1:]) <= 1
+    assert presses_off and min(presses_off) >= 4

@@ -1,0 +1,1 @@
+"""Benchmark and soak commands: real processes on loopback, figures printed as tables."""
