@@ -44,7 +44,8 @@ class Connection:
     def build(self, message: Message, now: float) -> bytes:
         """Frame ``message`` as our next packet and remember when it left."""
         ack, ack_bits = self.received.ack_fields()
-        delay_100us = int(max(0.0, now - self.peer_seq_received_at_s) * 10_000)
+        # round, not int: float deltas such as 0.04 s come out as 0.0399999 and would truncate.
+        delay_100us = round(max(0.0, now - self.peer_seq_received_at_s) * 10_000)
         data = encode(message, Header(PROTOCOL_VERSION, self.local_seq, ack, ack_bits, delay_100us))
         self._remember_sent(self.local_seq, now)
         self.local_seq = seq_next(self.local_seq)

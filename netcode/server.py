@@ -28,9 +28,9 @@ from typing import Callable
 
 from .connection import Connection
 from .game_api import GameRules, World
-from .protocol import (INPUT_SEQ_NONE, PROTOCOL_VERSION, Accept, ConnectRequest, Disconnect, Header,
-                       Inputs, KeepAlive, Message, PacketError, PacketType, Refuse, Roster, Snapshot,
-                       decode_body, decode_header, encode)
+from .protocol import (CONNECT_REQUEST_MIN_BYTES, INPUT_SEQ_NONE, MAX_REASON_CHARS, PROTOCOL_VERSION, Accept,
+                       ConnectRequest, Disconnect, Header, Inputs, KeepAlive, Message, PacketError, PacketType,
+                       Refuse, Roster, Snapshot, decode_body, decode_header, encode)
 from .stats import DropCounter, mean
 from .transport import Address, Transport
 
@@ -148,10 +148,13 @@ class ServerSession:
     def _handle(self, data: bytes, addr: Address, now: float) -> None:
         ptype, header, body = decode_header(data)
         slot = self.clients.get(addr)
+        if ptype == PacketType.CONNECT_REQUEST and len(data) < CONNECT_REQUEST_MIN_BYTES:
+            # Unpadded: any answer (even an accept) could be larger than the request.
+            raise PacketError("short_request", f"{len(data)} bytes")
         if header.version != PROTOCOL_VERSION:
             if ptype == PacketType.CONNECT_REQUEST and slot is None:
                 self._refuse(addr, f"version mismatch: server speaks protocol {PROTOCOL_VERSION}, "
-                                   f"client speaks {header.version}", now)
+                                   f"client speaks {header.version}", len(data), now)
             raise PacketError("version", f"{header.version}")
         message = decode_body(ptype, body)
         if slot is None:
@@ -180,11 +183,11 @@ class ServerSession:
                             addr: Address, now: float) -> None:
         if request.rules_hash != self.rules.rules_hash:
             self._refuse(addr, f"rules mismatch: server rules {self.rules.rules_hash}, "
-                               f"client rules {request.rules_hash}", now)
+                               f"client rules {request.rules_hash}", size_bytes, now)
             return
         player_id = self._free_player_id()
         if player_id is None:
-            self._refuse(addr, f"server full ({self.config.max_players} players)", now)
+            self._refuse(addr, f"server full ({self.config.max_players} players)", size_bytes, now)
             return
         name = request.name.strip() or f"player{player_id}"
         slot = ClientSlot(player_id, name, Connection(addr, now))
@@ -213,10 +216,15 @@ class ServerSession:
                 return player_id
         return None
 
-    def _refuse(self, addr: Address, reason: str, now: float) -> None:
-        # A stateless reply (seq 0, no acks); the request was padded so this is never larger.
-        data = encode(Refuse(reason[:200]), Header(PROTOCOL_VERSION, 0, -1, 0))
-        self.transport.send(data, addr, now)
+    def _refuse(self, addr: Address, reason: str, request_bytes: int, now: float) -> None:
+        # A stateless reply (seq 0, no acks), never larger than the request: a client-chosen rules
+        # hash of multi-byte characters could otherwise grow the reason past the padding.
+        header = Header(PROTOCOL_VERSION, 0, -1, 0)
+        budget = request_bytes - len(encode(Refuse(""), header)) - 2  # 2: a long string's length prefix
+        text = reason[:MAX_REASON_CHARS].encode()[:max(0, budget)].decode("utf-8", "ignore")
+        data = encode(Refuse(text), header)
+        if len(data) <= request_bytes:
+            self.transport.send(data, addr, now)
         self._log(f"refused {addr[0]}:{addr[1]}: {reason}")
 
     def _remove(self, slot: ClientSlot, event: str) -> None:

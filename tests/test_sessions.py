@@ -1,0 +1,655 @@
+"""Server and client sessions joined over an in-memory network with a fake clock.
+
+Everything runs in one process and one thread: the harness advances the fake clock one tick at a
+time, lets clients send, lets the server drain its queue and tick, then lets clients read. A small
+``Link`` wrapper between a client and the network can lose, duplicate and delay datagrams
+deterministically, and a ``RecordingRules`` wrapper writes down exactly which inputs the server
+applied to each player on each tick.
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from typing import Callable, Mapping, Sequence
+
+import msgpack
+import pytest
+
+from game import sim
+from game.netgame import SimRules
+from netcode.client import ClientSession, ClientState
+from netcode.clock import FakeClock
+from netcode.connection import TIMEOUT_S
+from netcode.protocol import (CONNECT_REQUEST_MIN_BYTES, MAX_REDUNDANT_INPUTS, PROTOCOL_ID, PROTOCOL_VERSION,
+                              ConnectRequest, Header, Inputs, PacketType, Refuse, Snapshot, decode,
+                              decode_header, encode)
+from netcode.server import GAP_PATIENCE_TICKS, MAX_CATCHUP_CREDIT, InputBuffer, ServerConfig, ServerSession
+from netcode.transport import Address, MemoryNetwork, MemoryTransport
+
+TICK_RATE = 60
+DT = 1 / TICK_RATE
+SERVER: Address = ("10.0.0.1", 5000)
+
+
+class RecordingRules(SimRules):
+    """The real rules, plus a log of the inputs the server applied: ``applied[player] = [bits...]``."""
+
+    def __init__(self, tick_rate: int) -> None:
+        super().__init__(tick_rate)
+        self.applied: dict[int, list[int]] = defaultdict(list)
+        self.per_tick: list[dict[int, int]] = []
+
+    def step(self, world: sim.World, inputs: Mapping[int, Sequence[int]]) -> sim.World:
+        self.per_tick.append({pid: len(bits) for pid, bits in inputs.items()})
+        for pid, bits in inputs.items():
+            self.applied[pid].extend(bits)
+        return super().step(world, inputs)
+
+
+class Link:
+    """A client's transport with a scripted network in front of it: loss, duplicates, delay.
+
+    ``plan(data)`` returns the delays in ticks of each copy to deliver (empty list: lost).
+    Datagrams addressed to the client are passed through untouched, and every one is tapped.
+    """
+
+    def __init__(self, inner: MemoryTransport) -> None:
+        self.inner = inner
+        self.local_address = inner.local_address
+        self.plan: Callable[[bytes], list[int]] = lambda data: [0]
+        self.held: list[tuple[int, bytes, Address]] = []
+        self.tick = 0
+        self.sent: list[bytes] = []
+        self.received_types: list[int] = []
+        self.drop_incoming: set[int] = set()  # packet types lost on the way to the client
+
+    def send(self, data: bytes, addr: Address, now: float) -> None:
+        self.sent.append(data)
+        for delay in self.plan(data):
+            self.held.append((self.tick + delay, data, addr))
+
+    def flush(self, now: float) -> None:
+        """Hand over every datagram whose delay has passed (called once per tick)."""
+        due = [h for h in self.held if h[0] <= self.tick]
+        self.held = [h for h in self.held if h[0] > self.tick]
+        for _, data, addr in due:
+            self.inner.send(data, addr, now)
+        self.tick += 1
+
+    def receive(self, now: float) -> list[tuple[bytes, Address]]:
+        datagrams = [d for d in self.inner.receive(now) if decode_header(d[0])[0] not in self.drop_incoming]
+        for data, _ in datagrams:
+            self.received_types.append(decode_header(data)[0])
+        return datagrams
+
+    def wait(self, timeout_s: float, now: float) -> None:
+        return None
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class Harness:
+    def __init__(self, max_players: int = 16, snapshot_rate: int = 30) -> None:
+        self.clock = FakeClock(100.0)
+        self.net = MemoryNetwork()
+        self.rules = RecordingRules(TICK_RATE)
+        config = ServerConfig(tick_rate=TICK_RATE, snapshot_rate=snapshot_rate, max_players=max_players)
+        self.server = ServerSession(self.rules, self.net.endpoint(SERVER), config, self.clock.now())
+        self.clients: list[ClientSession] = []
+        self.links: dict[int, Link] = {}
+        self.snapshots: dict[int, list[Snapshot]] = defaultdict(list)
+        self.silent: set[int] = set()  # clients that stopped running entirely
+        self._port = 6000
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    def client(self, name: str = "p", rules_hash: str | None = None) -> ClientSession:
+        self._port += 1
+        link = Link(self.net.endpoint(("10.0.0.2", self._port)))
+        client = ClientSession(link, SERVER, name, sim.RULES_HASH if rules_hash is None else rules_hash, self.now)
+        self.clients.append(client)
+        self.links[id(client)] = link
+        return client
+
+    def link(self, client: ClientSession) -> Link:
+        return self.links[id(client)]
+
+    def tick(self, send: Callable[[float], None] | None = None) -> None:
+        """One frame: clients send, the network moves, the server ticks, clients read."""
+        self.clock.advance(DT)
+        now = self.now
+        running = [c for c in self.clients if id(c) not in self.silent]
+        for c in running:
+            c.update(now)
+        if send is not None:
+            send(now)
+        for c in self.clients:
+            self.link(c).flush(now)
+        self.server.receive(now)
+        self.server.tick_once(now)
+        for c in running:
+            self.snapshots[id(c)] += c.receive(now)
+
+    def ticks(self, n: int, send: Callable[[float], None] | None = None) -> None:
+        for _ in range(n):
+            self.tick(send)
+
+    def connect(self, name: str = "p") -> ClientSession:
+        client = self.client(name)
+        for _ in range(3):
+            self.tick()
+        assert client.state is ClientState.CONNECTED, client.reason
+        return client
+
+    def slot(self, client: ClientSession):
+        return self.server.clients[self.link(client).local_address]
+
+    def counts_since_join(self, player_id: int) -> list[int]:
+        """Inputs applied to ``player_id`` on each server tick since it joined."""
+        ticks = [c for c in self.rules.per_tick if player_id in c]
+        return [c[player_id] for c in ticks]
+
+
+def assert_credit_rule(counts: list[int]) -> None:
+    """At most two inputs in one tick, and never more inputs than ticks so far."""
+    total = 0
+    for n_ticks, count in enumerate(counts, start=1):
+        total += count
+        assert count <= 2
+        assert total <= n_ticks
+
+
+# =============================================================================================
+# handshake
+# =============================================================================================
+
+def test_handshake_accept() -> None:
+    h = Harness(snapshot_rate=20)
+    a = h.client("alice")
+    assert a.state is ClientState.CONNECTING
+    h.tick()
+    assert a.state is ClientState.CONNECTED
+    assert a.accept is not None
+    assert (a.player_id, a.accept.tick_rate, a.accept.snapshot_rate) == (0, TICK_RATE, 20)
+    assert a.accept.rules_hash == sim.RULES_HASH
+    b = h.connect("bob")
+    assert b.player_id == 1
+    assert [p.id for p in h.server.world.players] == [0, 1]
+    assert sorted(s.name for s in h.server.clients.values()) == ["alice", "bob"]
+    assert any("alice joined" in e for e in h.server.events)
+
+
+def test_connect_request_is_resent_until_answered() -> None:
+    h = Harness()
+    a = h.client()
+    h.link(a).plan = lambda data: []  # the first requests are lost
+    h.ticks(20)
+    assert a.state is ClientState.CONNECTING
+    requests = [d for d in h.link(a).sent if decode_header(d)[0] == PacketType.CONNECT_REQUEST]
+    assert 2 <= len(requests) <= 3  # every 0.25 s, not every frame
+    h.link(a).plan = lambda data: [0]
+    h.ticks(20)
+    assert a.state is ClientState.CONNECTED
+
+
+def test_lost_accept_is_sent_again() -> None:
+    h = Harness()
+    a = h.client()
+    link = h.link(a)
+    a.update(h.now)
+    link.flush(h.now)
+    h.server.receive(h.now)
+    assert len(h.server.clients) == 1
+    h.net.queues[link.local_address].clear()  # the accept is lost
+    h.ticks(20)  # the client asks again; the server recognises it and repeats the accept
+    assert a.state is ClientState.CONNECTED and a.player_id == 0
+    assert len(h.server.clients) == 1
+    assert [p.id for p in h.server.world.players] == [0]
+    assert link.received_types.count(PacketType.ACCEPT) == 1
+
+
+def _refused(h: Harness, client: ClientSession) -> tuple[bytes, bytes]:
+    """Run until ``client`` is refused; return (its last connect request, the refusal datagram)."""
+    link = h.link(client)
+    before = len(link.received_types)
+    inbox = h.net.queues[link.local_address]
+    client.update(h.now)
+    link.flush(h.now)
+    request = link.sent[-1]
+    h.server.receive(h.now)
+    (reply, _), = list(inbox)
+    client.receive(h.now)
+    assert client.state is ClientState.REFUSED
+    assert link.received_types[before:] == [PacketType.REFUSE]
+    return request, reply
+
+
+def test_refused_when_server_full() -> None:
+    h = Harness(max_players=1)
+    h.connect("first")
+    second = h.client("second")
+    request, reply = _refused(h, second)
+    assert "full" in second.reason
+    assert len(reply) <= len(request)
+    assert len(h.server.clients) == 1
+    assert [p.id for p in h.server.world.players] == [0]
+    h.ticks(30)
+    assert second.state is ClientState.REFUSED  # a refusal is final, not retried
+
+
+def test_refused_on_rules_mismatch_naming_both_hashes() -> None:
+    h = Harness()
+    other = "0000111122223333"
+    client = h.client(rules_hash=other)
+    request, reply = _refused(h, client)
+    assert "rules" in client.reason
+    assert sim.RULES_HASH in client.reason and other in client.reason
+    assert len(reply) <= len(request)
+    assert not h.server.clients
+
+
+@pytest.mark.parametrize("rules_hash", ["é" * 64, "😀" * 64, "x" * 64, "", "😀" * 60 + "\n\t\0"])
+def test_refusal_is_never_larger_than_the_request(rules_hash: str) -> None:
+    """Whatever hash a client claims, the refusal it provokes is no larger than its own request."""
+    h = Harness()
+    client = h.client(rules_hash=rules_hash)
+    request, reply = _refused(h, client)
+    assert len(reply) <= len(request)
+    assert isinstance(decode(reply)[1], Refuse)
+    assert client.reason.startswith("refused by server: rules mismatch")
+
+
+def test_refused_on_version_mismatch_naming_both_versions() -> None:
+    h = Harness()
+    raw = h.net.endpoint(("10.0.0.9", 9999))
+    request = encode(ConnectRequest("future", sim.RULES_HASH), Header(99, 0, -1, 0))
+    raw.send(request, SERVER, h.now)
+    h.server.receive(h.now)
+    (reply, addr), = raw.receive(h.now)
+    assert addr == SERVER
+    header, message = decode(reply)
+    assert isinstance(message, Refuse)
+    assert "version" in message.reason
+    assert re.search(r"\b1\b", message.reason) and re.search(r"\b99\b", message.reason)
+    assert len(reply) <= len(request)
+    assert h.server.dropped["version"] == 1
+    assert not h.server.clients
+
+
+def test_version_mismatch_other_packets_get_no_reply() -> None:
+    h = Harness()
+    raw = h.net.endpoint(("10.0.0.9", 9999))
+    raw.send(encode(Inputs(0, (1,), -1, -1), Header(99, 0, -1, 0)), SERVER, h.now)
+    h.server.receive(h.now)
+    assert raw.receive(h.now) == []
+    assert h.server.dropped["version"] == 1
+
+
+def test_unpadded_connect_request_gets_no_reply() -> None:
+    """An attacker skipping the padding must not get an accept larger than what it sent."""
+    h = Harness()
+    raw = h.net.endpoint(("10.0.0.9", 9999))
+    short = msgpack.packb([PROTOCOL_ID, PROTOCOL_VERSION, PacketType.CONNECT_REQUEST, 0, -1, 0, 0,
+                           ["", sim.RULES_HASH]])
+    assert len(short) < CONNECT_REQUEST_MIN_BYTES
+    raw.send(short, SERVER, h.now)
+    h.server.receive(h.now)
+    assert raw.receive(h.now) == []
+    assert not h.server.clients
+    assert dict(h.server.dropped) == {"short_request": 1}
+
+
+# =============================================================================================
+# malformed datagrams
+# =============================================================================================
+
+def test_malformed_datagrams_are_dropped_counted_and_harmless() -> None:
+    h = Harness()
+    a = h.connect("alice")
+    raw = h.net.endpoint(("10.0.0.9", 9999))
+    raw.send(b"\xff\x00garbage", SERVER, h.now)
+    raw.send(b"", SERVER, h.now)
+    raw.send(b"\x00" * 5000, SERVER, h.now)
+    raw.send(encode(Inputs(5, (1, 2), -1, -1), Header(PROTOCOL_VERSION, 0, -1, 0)), SERVER, h.now)
+    raw.send(msgpack.packb([PROTOCOL_ID, 1, 4, 0, -1, 0, 0, [True, [1], -1, -1]]), SERVER, h.now)
+    # The connected client's own address sending garbage is dropped too, without losing its slot.
+    h.link(a).inner.send(b"\x93\x01\x02", SERVER, h.now)
+    h.server.receive(h.now)
+    assert dict(h.server.dropped) == {"undecodable": 3, "oversized": 1, "unknown_peer": 1, "bad_body": 1}
+    assert raw.receive(h.now) == []  # nothing answered
+    assert len(h.server.clients) == 1
+    # ... and the server keeps working: inputs still flow, a new client can join.
+    h.ticks(10, send=lambda now: a.send_input(sim.RIGHT, now))
+    assert h.slot(a).inputs.applied >= 8
+    b = h.connect("bob")
+    assert b.player_id == 1
+
+
+# =============================================================================================
+# timeouts and disconnects
+# =============================================================================================
+
+def test_silent_client_times_out_and_frees_its_slot() -> None:
+    h = Harness(max_players=1)
+    a = h.connect("alice")
+    h.silent.add(id(a))
+    silent_since = h.slot(a).conn.last_receive_s
+    while h.now < silent_since + TIMEOUT_S - 0.05:
+        h.tick()
+    assert len(h.server.clients) == 1
+    while h.now < silent_since + TIMEOUT_S + 2 * DT:
+        h.tick()
+    assert h.server.clients == {}
+    assert h.server.world.players == ()
+    assert any("timed out" in e for e in h.server.events)
+    b = h.connect("bob")
+    assert b.player_id == 0
+
+
+def test_idle_but_running_client_is_kept_alive() -> None:
+    h = Harness()
+    a = h.connect()
+    h.ticks(int(3 * TIMEOUT_S * TICK_RATE))  # no inputs: keep-alives alone keep both ends up
+    assert a.state is ClientState.CONNECTED
+    assert len(h.server.clients) == 1
+
+
+def test_client_notices_a_silent_server() -> None:
+    h = Harness()
+    a = h.connect()
+    h.net.queues.pop(SERVER)  # the server vanishes
+    for _ in range(int((TIMEOUT_S + 0.2) * TICK_RATE)):
+        h.clock.advance(DT)
+        a.update(h.now)
+        a.receive(h.now)
+    assert a.state is ClientState.DISCONNECTED
+    assert "timed out" in a.reason
+
+
+def test_clean_disconnect_frees_the_slot_at_once() -> None:
+    h = Harness(max_players=1)
+    a = h.connect("alice")
+    version = h.server.roster_version
+    a.disconnect(h.now)
+    h.link(a).flush(h.now)
+    h.server.receive(h.now)
+    assert h.server.clients == {}
+    assert h.server.world.players == ()
+    assert h.server.roster_version == version + 1
+    assert any("left" in e for e in h.server.events)
+    h.silent.add(id(a))
+    b = h.connect("bob")
+    assert b.player_id == 0
+
+
+def test_server_shutdown_tells_clients() -> None:
+    h = Harness()
+    a = h.connect()
+    h.server.shutdown(h.now)
+    a.receive(h.now)
+    assert a.state is ClientState.DISCONNECTED
+    assert "shutting down" in a.reason
+
+
+# =============================================================================================
+# the input buffer, through the whole stack
+# =============================================================================================
+
+def test_inputs_applied_exactly_once_in_order_despite_duplicates_loss_and_reordering() -> None:
+    h = Harness()
+    a = h.connect("alice")
+    rng = random.Random(1234)
+    lossy = {"on": True}
+
+    def plan(data: bytes) -> list[int]:
+        if decode_header(data)[0] != PacketType.INPUT:
+            return [0]
+        if lossy["on"] and rng.random() < 0.25:
+            return []
+        return [rng.choice((0, 0, 1)), rng.choice((0, 1, 2, 3))]  # every packet twice, some late
+
+    h.link(a).plan = plan
+    sent_bits: list[int] = []
+
+    def send(now: float) -> None:
+        bits = (len(sent_bits) * 7) % 256  # distinct neighbours, so order is visible
+        sent_bits.append(bits)
+        a.send_input(bits, now)
+
+    h.ticks(300, send)
+    lossy["on"] = False
+    h.ticks(20, send)
+    h.ticks(30)
+    applied = h.rules.applied[a.player_id]
+    assert applied == sent_bits
+    assert h.slot(a).inputs.skipped == 0
+    assert h.server.dropped["duplicate"] > 100
+    assert a.last_applied_seq == len(sent_bits) - 1
+    assert not a.unconfirmed
+    assert_credit_rule(h.counts_since_join(a.player_id))
+
+
+def test_flooding_client_gets_no_more_inputs_than_ticks() -> None:
+    h = Harness()
+    a = h.connect("cheater")
+    honest = h.connect("honest")
+
+    def send(now: float) -> None:
+        for _ in range(10):
+            a.send_input(sim.RIGHT, now)  # ten inputs per tick, racing ahead
+        honest.send_input(sim.LEFT, now)
+
+    start = h.server.world.player(a.player_id)
+    h.ticks(120, send)
+    counts = h.counts_since_join(a.player_id)
+    assert_credit_rule(counts)
+    assert_credit_rule(h.counts_since_join(honest.player_id))
+    assert h.slot(a).inputs.applied == sum(counts) <= len(counts)
+    assert a.next_input_seq == 1200  # it really did send ten times as many
+    # The cheater cannot outrun the speed limit: at most max_speed per tick since it joined.
+    end = h.server.world.player(a.player_id)
+    assert abs(end.x - start.x) <= len(counts) * h.rules.physics.max_speed
+
+
+def test_catch_up_after_a_stall_is_bounded() -> None:
+    h = Harness()
+    a = h.connect()
+    stall = {"until": 0}
+    link = h.link(a)
+
+    def plan(data: bytes) -> list[int]:
+        if decode_header(data)[0] == PacketType.INPUT and link.tick < stall["until"]:
+            return [stall["until"] - link.tick]  # held back, then released together
+        return [0]
+
+    link.plan = plan
+    send = lambda now: a.send_input(sim.DOWN, now)  # noqa: E731
+    h.ticks(30, send)  # steady state: one input per tick
+    slot = h.slot(a)
+    before = slot.inputs.applied
+    stall_ticks = 20
+    stall["until"] = link.tick + stall_ticks
+    first = len(h.rules.per_tick)
+    h.ticks(stall_ticks + 40, send)
+    counts = [c.get(a.player_id, 0) for c in h.rules.per_tick[first:]]
+    assert max(counts) == 2
+    assert counts.count(2) == min(stall_ticks, MAX_CATCHUP_CREDIT)
+    assert counts[:stall_ticks - 1].count(0) >= stall_ticks - 2  # nothing arrived during the stall
+    assert slot.inputs.skipped == 0
+    assert slot.inputs.applied - before == sum(counts)
+    # Everything sent arrived and is either applied or still waiting, in order.
+    assert slot.inputs.last_applied_seq + len(slot.inputs.waiting) == a.next_input_seq - 1
+
+
+def test_gap_lost_beyond_redundancy_is_skipped_after_patience() -> None:
+    h = Harness()
+    a = h.connect()
+    link = h.link(a)
+    blackout = {"on": False}
+    link.plan = lambda data: [] if blackout["on"] and decode_header(data)[0] == PacketType.INPUT else [0]
+    bits_log: list[int] = []
+
+    def send(now: float) -> None:
+        bits_log.append(len(bits_log) % 256)
+        a.send_input(bits_log[-1], now)
+
+    h.ticks(10, send)
+    slot = h.slot(a)
+    first_lost = a.next_input_seq
+    blackout["on"] = True
+    lost_packets = MAX_REDUNDANT_INPUTS + 9
+    h.ticks(lost_packets, send)
+    blackout["on"] = False
+    applied_before = list(h.rules.applied[a.player_id])
+    assert slot.inputs.next_seq == first_lost
+    h.ticks(GAP_PATIENCE_TICKS - 1, send)  # inputs arrive, but with a hole in front of them
+    assert slot.inputs.skipped == 0
+    assert h.rules.applied[a.player_id] == applied_before
+    h.ticks(2, send)
+    assert slot.inputs.skipped == lost_packets - MAX_REDUNDANT_INPUTS + 1
+    before = len(h.rules.applied[a.player_id])
+    h.ticks(60, send)
+    applied = h.rules.applied[a.player_id]
+    assert len(applied) - before >= 60  # it moves on: at least one input per tick again
+    skipped_seqs = range(first_lost, first_lost + slot.inputs.skipped)
+    expected = [b for seq, b in enumerate(bits_log) if seq not in skipped_seqs]
+    assert applied == expected[:len(applied)]  # exactly the survivors, once each, in order
+    assert slot.inputs.skipped == lost_packets - MAX_REDUNDANT_INPUTS + 1  # and nothing else skipped
+    assert_credit_rule(h.counts_since_join(a.player_id))
+
+
+# =============================================================================================
+# the input buffer on its own
+# =============================================================================================
+
+def test_input_buffer_credit_rule() -> None:
+    buf = InputBuffer()
+    buf.add(Inputs(9, tuple(range(10)), -1, -1))
+    assert buf.take_for_tick() == [0]
+    assert buf.take_for_tick() == [1]  # no credit yet: one per tick even with 8 waiting
+    assert buf.credit == 0
+    buf2 = InputBuffer()
+    for _ in range(3):
+        assert buf2.take_for_tick() == []
+    assert buf2.credit == 3
+    buf2.add(Inputs(9, tuple(range(10)), -1, -1))
+    assert [len(buf2.take_for_tick()) for _ in range(6)] == [2, 2, 2, 1, 1, 1]
+    assert buf2.applied == 9 and buf2.last_applied_seq == 8
+
+
+def test_input_buffer_credit_is_capped() -> None:
+    buf = InputBuffer()
+    for _ in range(100):
+        buf.take_for_tick()
+    assert buf.credit == MAX_CATCHUP_CREDIT
+    buf.add(Inputs(31, tuple(range(32)), -1, -1))
+    counts = [len(buf.take_for_tick()) for _ in range(24)]
+    assert counts == [2] * MAX_CATCHUP_CREDIT + [1] * 16
+
+
+def test_input_buffer_ignores_duplicates_old_and_far_future() -> None:
+    buf = InputBuffer()
+    buf.add(Inputs(2, (10, 11, 12), -1, -1))
+    buf.add(Inputs(2, (90, 91, 92), -1, -1))  # the same numbers again: first copy wins
+    assert [buf.take_for_tick() for _ in range(3)] == [[10], [11], [12]]
+    buf.add(Inputs(1, (1, 1), -1, -1))  # already applied
+    assert buf.waiting == {}
+    buf.add(Inputs(10_000, (5,), -1, -1))  # absurdly far ahead
+    assert buf.waiting == {}
+    assert buf.last_applied_seq == 2
+
+
+def test_input_buffer_skips_a_gap_after_patience() -> None:
+    buf = InputBuffer()
+    buf.add(Inputs(0, (1,), -1, -1))
+    assert buf.take_for_tick() == [1]
+    buf.add(Inputs(5, (6,), -1, -1))  # inputs 1..4 lost for good
+    for _ in range(GAP_PATIENCE_TICKS - 1):
+        assert buf.take_for_tick() == []
+        assert buf.skipped == 0
+    assert buf.take_for_tick() == []
+    assert buf.skipped == 4 and buf.next_seq == 5
+    assert buf.take_for_tick() == [6]
+
+
+def test_empty_input_buffer_never_skips() -> None:
+    buf = InputBuffer()
+    for _ in range(GAP_PATIENCE_TICKS * 3):
+        buf.take_for_tick()
+    assert buf.skipped == 0 and buf.next_seq == 0 and buf.last_applied_seq == -1
+
+
+# =============================================================================================
+# snapshots and roster
+# =============================================================================================
+
+def test_snapshots_carry_tick_state_and_each_clients_last_applied_input() -> None:
+    h = Harness(snapshot_rate=30)
+    a = h.connect("alice")
+    b = h.connect("bob")
+    h.snapshots.clear()
+    sent = {"b": 0}
+
+    def send(now: float) -> None:
+        a.send_input(sim.RIGHT, now)
+        if len(h.rules.per_tick) % 3 == 0:  # bob sends a third as often
+            b.send_input(sim.LEFT, now)
+            sent["b"] += 1
+
+    h.ticks(60, send)
+    snaps_a, snaps_b = h.snapshots[id(a)], h.snapshots[id(b)]
+    assert 28 <= len(snaps_a) <= 31  # 30 Hz of a 60 Hz server
+    assert [s.tick for s in snaps_a] == sorted(s.tick for s in snaps_a)
+    last_a, last_b = snaps_a[-1], snaps_b[-1]
+    assert last_a.tick == last_b.tick == h.server.tick
+    assert last_a.last_input_seq == h.slot(a).inputs.last_applied_seq == a.last_applied_seq
+    assert last_b.last_input_seq == h.slot(b).inputs.last_applied_seq == b.last_applied_seq
+    assert last_a.last_input_seq > last_b.last_input_seq >= sent["b"] - 3
+    assert last_a.last_input_seq >= a.next_input_seq - 3
+    world = h.rules.decode_state(last_a.tick, last_a.state)
+    assert world == h.server.world
+    assert last_a.roster_version == h.server.roster_version
+
+
+def test_roster_is_resent_until_echoed() -> None:
+    h = Harness()
+    a = h.connect("alice")
+    link = h.link(a)
+    h.ticks(10)  # no inputs sent: the roster is never echoed
+    rosters = link.received_types.count(PacketType.ROSTER)
+    assert rosters >= 5
+    assert a.roster == {a.player_id: "alice"}
+    assert a.roster_version == h.server.roster_version
+    send = lambda now: a.send_input(0, now)  # noqa: E731
+    h.ticks(3, send)  # the inputs now echo the roster version
+    mark = link.received_types.count(PacketType.ROSTER)
+    h.ticks(30, send)
+    assert link.received_types.count(PacketType.ROSTER) == mark
+    assert h.slot(a).roster_version_known == h.server.roster_version
+    # A new player changes the roster: it is resent to alice until she echoes the new version.
+    h.connect("bob")
+    h.ticks(5, send)
+    assert a.roster == {0: "alice", 1: "bob"}
+    mark = link.received_types.count(PacketType.ROSTER)
+    h.ticks(30, send)
+    assert link.received_types.count(PacketType.ROSTER) == mark
+
+
+def test_lost_roster_is_resent() -> None:
+    h = Harness()
+    a = h.connect("alice")
+    send = lambda now: a.send_input(0, now)  # noqa: E731
+    h.ticks(5, send)
+    h.link(a).drop_incoming.add(PacketType.ROSTER)
+    h.connect("bob")
+    h.ticks(10, send)
+    assert a.roster == {0: "alice"}  # every copy lost so far
+    assert h.slot(a).roster_version_known < h.server.roster_version
+    h.link(a).drop_incoming.clear()
+    h.ticks(5, send)
+    assert a.roster == {0: "alice", 1: "bob"}
+    assert h.slot(a).roster_version_known == h.server.roster_version
