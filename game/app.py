@@ -74,9 +74,9 @@ def run_window(client: GameClient, options: LoopOptions, bot: Bot | None = None,
                screenshot_path: str | None = None) -> None:
     """Play in a pygame window until Esc, the close button, or the duration passes."""
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # we have no sound; keep SDL quiet about it
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
 
-    from . import controls
     from .render import Renderer
     from .sim import ARENA_H_PX, ARENA_W_PX
 

@@ -14,7 +14,10 @@ next input has not arrived yet (jitter) gives the client one *credit*; while it 
 has inputs waiting, it may apply a second input in a later tick to catch up. So over any span a
 client has at most as many inputs applied as ticks have passed: it cannot move faster than the
 rules allow however many packets it sends, yet jitter never costs it an input. If an input is
-lost beyond all redundancy, the buffer waits ``GAP_PATIENCE_TICKS`` and then skips it.
+lost beyond all redundancy, the buffer waits ``GAP_PATIENCE_TICKS`` and then skips it. After a
+long outage more inputs may be queued than the credit can catch up; every queued input is
+latency the player feels on every later move, so beyond ``MAX_BACKLOG_INPUTS`` the oldest are
+dropped (counted in ``skipped``; the client sees one correction instead of lasting lag).
 
 Every ``tick_rate / snapshot_rate`` ticks each client gets a snapshot: the server tick, the
 newest input number of *that* client applied (so it can reconcile), and the whole state.
@@ -37,6 +40,7 @@ from .transport import Address, Transport
 MAX_INPUTS_AHEAD = 120  # inputs further ahead than this (2 s at 60 Hz) are refused
 MAX_CATCHUP_CREDIT = 8  # ticks of lateness a client may make up, at one extra input per tick
 GAP_PATIENCE_TICKS = 6  # how long to wait for a lost input before skipping it
+MAX_BACKLOG_INPUTS = 12  # 200 ms at 60 Hz: more than jitter ever queues, less than a stall does
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,14 @@ class InputBuffer:
         elif self.credit > 0 and self.next_seq in self.waiting:
             self.credit -= 1
             taken += self._take_one()
+        self._trim_backlog()
         return taken
+
+    def _trim_backlog(self) -> None:
+        while len(self.waiting) > MAX_BACKLOG_INPUTS and self.credit == 0:
+            self.waiting.pop(self.next_seq, None)
+            self.next_seq += 1
+            self.skipped += 1
 
     def _take_one(self) -> list[int]:
         bits = self.waiting.pop(self.next_seq, None)

@@ -24,7 +24,7 @@ from netcode.connection import TIMEOUT_S
 from netcode.protocol import (CONNECT_REQUEST_MIN_BYTES, MAX_REDUNDANT_INPUTS, PROTOCOL_ID, PROTOCOL_VERSION,
                               ConnectRequest, Header, Inputs, PacketType, Refuse, Snapshot, decode,
                               decode_header, encode)
-from netcode.server import GAP_PATIENCE_TICKS, MAX_CATCHUP_CREDIT, InputBuffer, ServerConfig, ServerSession
+from netcode.server import GAP_PATIENCE_TICKS, MAX_BACKLOG_INPUTS, MAX_CATCHUP_CREDIT, InputBuffer, ServerConfig, ServerSession
 from netcode.transport import Address, MemoryNetwork, MemoryTransport
 
 TICK_RATE = 60
@@ -510,15 +510,18 @@ def test_gap_lost_beyond_redundancy_is_skipped_after_patience() -> None:
     assert slot.inputs.skipped == 0
     assert h.rules.applied[a.player_id] == applied_before
     h.ticks(2, send)
-    assert slot.inputs.skipped == lost_packets - MAX_REDUNDANT_INPUTS + 1
+    gap = lost_packets - MAX_REDUNDANT_INPUTS + 1
+    assert slot.inputs.skipped >= gap  # the hole, plus any backlog trimmed beyond MAX_BACKLOG_INPUTS
     before = len(h.rules.applied[a.player_id])
     h.ticks(60, send)
     applied = h.rules.applied[a.player_id]
     assert len(applied) - before >= 60  # it moves on: at least one input per tick again
-    skipped_seqs = range(first_lost, first_lost + slot.inputs.skipped)
-    expected = [b for seq, b in enumerate(bits_log) if seq not in skipped_seqs]
-    assert applied == expected[:len(applied)]  # exactly the survivors, once each, in order
-    assert slot.inputs.skipped == lost_packets - MAX_REDUNDANT_INPUTS + 1  # and nothing else skipped
+    assert applied[:first_lost] == bits_log[:first_lost]
+    after_gap = applied[first_lost:]
+    assert after_gap[0] >= first_lost + gap  # the lost inputs never show up
+    assert all(b > a_ for a_, b in zip(after_gap, after_gap[1:]))  # then once each, in order
+    assert len(slot.inputs.waiting) <= MAX_BACKLOG_INPUTS  # and the stall left no lasting lag
+    assert slot.inputs.skipped == slot.inputs.next_seq - len(applied)
     assert_credit_rule(h.counts_since_join(a.player_id))
 
 
@@ -548,7 +551,11 @@ def test_input_buffer_credit_is_capped() -> None:
     assert buf.credit == MAX_CATCHUP_CREDIT
     buf.add(Inputs(31, tuple(range(32)), -1, -1))
     counts = [len(buf.take_for_tick()) for _ in range(24)]
-    assert counts == [2] * MAX_CATCHUP_CREDIT + [1] * 16
+    # Eight catch-up ticks, then what is left beyond the backlog limit is dropped, not kept as lag.
+    left = 32 - 2 * MAX_CATCHUP_CREDIT
+    kept = min(left, MAX_BACKLOG_INPUTS)
+    assert counts == [2] * MAX_CATCHUP_CREDIT + [1] * kept + [0] * (24 - MAX_CATCHUP_CREDIT - kept)
+    assert buf.skipped == left - kept
 
 
 def test_input_buffer_ignores_duplicates_old_and_far_future() -> None:
@@ -653,3 +660,20 @@ def test_lost_roster_is_resent() -> None:
     h.ticks(5, send)
     assert a.roster == {0: "alice", 1: "bob"}
     assert h.slot(a).roster_version_known == h.server.roster_version
+
+
+def test_backlog_after_a_long_outage_is_trimmed_not_kept_as_lag() -> None:
+    from netcode.protocol import Inputs
+
+    buffer = InputBuffer()
+    for tick in range(60):  # a one-second outage: the server starves, credit caps out
+        buffer.take_for_tick()
+    # Then 60 inputs arrive at once (the client kept playing), in packets of 32 as sent.
+    for newest in range(31, 60):
+        buffer.add(Inputs(newest, tuple([1] * 32), 0, -1))
+    for tick in range(40):
+        buffer.take_for_tick()
+        buffer.add(Inputs(60 + tick, tuple([1] * 32), 0, -1))  # and keeps sending one per tick
+    assert len(buffer.waiting) <= MAX_BACKLOG_INPUTS + 1  # +1: the input added after the last tick
+    assert buffer.skipped > 0
+    assert buffer.applied <= 100  # never more inputs applied than ticks passed
