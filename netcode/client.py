@@ -91,6 +91,9 @@ class ClientSession:
         return seq
 
     def disconnect(self, now: float, reason: str = "quit") -> None:
+        """Leave politely; a session that already ended keeps the reason it ended with."""
+        if self.state in (ClientState.REFUSED, ClientState.DISCONNECTED):
+            return
         if self.state is ClientState.CONNECTED:
             for _ in range(2):  # one may be lost; the server times us out anyway
                 self._send(Disconnect(reason), now)

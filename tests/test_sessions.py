@@ -677,3 +677,16 @@ def test_backlog_after_a_long_outage_is_trimmed_not_kept_as_lag() -> None:
     assert len(buffer.waiting) <= MAX_BACKLOG_INPUTS + 1  # +1: the input added after the last tick
     assert buffer.skipped > 0
     assert buffer.applied <= 100  # never more inputs applied than ticks passed
+
+
+def test_client_gives_up_on_a_silent_address_and_keeps_the_reason() -> None:
+    net = MemoryNetwork()
+    clock = FakeClock()
+    client = ClientSession(net.endpoint(("127.0.0.1", 5000)), ("127.0.0.1", 7777), "x", sim.RULES_HASH, clock.now())
+    for _ in range(int(6 / 0.05)):
+        client.update(clock.now())
+        clock.advance(0.05)
+    assert client.state is ClientState.DISCONNECTED
+    assert "no answer from 127.0.0.1:7777" in client.reason
+    client.disconnect(clock.now())  # quitting afterwards must not hide why it ended
+    assert "no answer" in client.reason
