@@ -32,7 +32,7 @@ def hud_lines(client: GameClient, fps: float, join_hint: str) -> list[str]:
     session = client.session
     lines = [f"FPS {fps:4.0f}   RTT {session.conn.rtt_ms:5.1f} ms   server tick {max(0, session.newest_snapshot_tick)}"
              f"   players {len(session.roster)}"]
-    now = session.conn.last_receive_s
+    now = client.feel.now
     lines.append(f"snapshot loss {session.snapshot_loss_pct():4.1f}%   in {session.rate_in.per_s(now) / 1000:5.1f} kB/s"
                  f"   out {session.rate_out.per_s(now) / 1000:5.1f} kB/s")
     pending = len(client.predictor.pending) if client.predictor else 0

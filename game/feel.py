@@ -34,6 +34,7 @@ GRAPH_SAMPLES = 240
 class FeelMeter:
     def __init__(self) -> None:
         self.frames = 0
+        self.now = 0.0
         self.frame_ms: list[float] = []
         self.elapsed_s = 0.0
         self.corrections_px: list[float] = []
@@ -55,6 +56,7 @@ class FeelMeter:
     # --- events during a frame -------------------------------------------------------------------
 
     def begin_frame(self, now: float, dt_s: float) -> None:
+        self.now = now
         self.frames += 1
         if self.frames > 1:
             self.frame_ms.append(dt_s * 1000)
@@ -121,9 +123,8 @@ class FeelMeter:
         series.snapshot_arrivals.append(self._frame_arrivals)
         series.snapshot_losses.append(max(0, lost - self._lost_before))
         series.corrections_px.append(self._frame_correction_px)
-        now = session.conn.last_receive_s
-        series.bytes_in_per_s.append(session.rate_in.per_s(now))
-        series.bytes_out_per_s.append(session.rate_out.per_s(now))
+        series.bytes_in_per_s.append(session.rate_in.per_s(self.now))
+        series.bytes_out_per_s.append(session.rate_out.per_s(self.now))
         self._lost_before = max(self._lost_before, lost)
         for values in (series.rtt_ms, series.snapshot_arrivals, series.snapshot_losses,
                        series.corrections_px, series.bytes_in_per_s, series.bytes_out_per_s):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .server import ServerSession
 from .stats import percentile
@@ -18,7 +19,9 @@ from .stats import percentile
 MAX_CATCHUP_TICKS = 30  # past this many ticks behind, skip the lost time instead of racing
 
 
-class Clock:  # the bit of netcode.clock the loop needs (typing only)
+class Clock(Protocol):
+    """What the loop needs of ``netcode.clock``: a real ``MonotonicClock`` or a test's ``FakeClock``."""
+
     def now(self) -> float: ...
 
 
