@@ -4,7 +4,9 @@ Theory of operation: both loops do the same three things every frame: measure th
 the monotonic clock, call ``GameClient.frame`` (network, fixed ticks, prediction, smoothing,
 interpolation) and show the result. The window samples the keyboard at each client tick and
 renders with ``Renderer``; the headless loop asks a bot for input, paces itself to the same frame
-rate with sleeps, and never imports pygame, so it runs on a machine with no display or sound.
+rate with sleeps, and never imports pygame, so it runs on a machine with no display or sound. A
+timed headless run releases the keys for its last ``SETTLE_S``, so every player ends at rest and
+its final position can be compared exactly with the server's.
 """
 from __future__ import annotations
 

@@ -145,7 +145,6 @@ class ServerSession:
         self.final_positions_px: dict[str, list[float]] = {}  # where each departed player was last
         self.events: list[str] = []  # joins, leaves, timeouts, refusals
         self.on_event: Callable[[str], None] | None = None  # e.g. print, for a live console log
-        self.started_s = now
 
     # --- receiving -----------------------------------------------------------------------------
 
