@@ -13,34 +13,24 @@ import sys
 
 from game.app import LoopOptions, run_headless, run_window
 from game.bots import BOT_NAMES, make_bot
-from game.client import ClientOptions, GameClient, Switches
+from game.cli import DEFAULT_PORT, player_name, port_number, positive_ms
+from game.client import ClientOptions, GameClient
 from game.server_app import HostedServer, lan_addresses
 from netcode.clock import MonotonicClock
-from netcode.conditioner import LinkConditioner, add_link_arguments, settings_or_error
+from netcode.conditioner import LinkConditioner
+from netcode.conditioner_cli import add_link_arguments, settings_or_error
 from netcode.protocol import MAX_NAME_CHARS
 from netcode.server import ServerConfig
 from netcode.stats import write_stats_json
+from netcode.switches import NAMES as SWITCH_NAMES
+from netcode.switches import Switches
 from netcode.transport import UdpTransport
-from run_server import DEFAULT_PORT, port_number
-
-
-def player_name(text: str) -> str:
-    if not text.strip() or len(text) > MAX_NAME_CHARS or not text.isprintable():
-        raise argparse.ArgumentTypeError(f"name must be 1..{MAX_NAME_CHARS} printable characters, got {text!r}")
-    return text.strip()
-
-
-def positive_ms(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 5000:
-        raise argparse.ArgumentTypeError(f"must be 0..5000 ms, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Netcode arena client. With no --host it hosts a game on this machine and joins it.",
-        epilog="Keys: WASD/arrows move, 1-5 toggle techniques, G ghosts, N net graph, F1 help, Esc quit.")
+        epilog="Keys: WASD/arrows move, 1-6 toggle techniques, G ghosts, N net graph, F1 help, Esc quit.")
     parser.add_argument("--host", help="server to join (default: host a game here)")
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help="server UDP port (default %(default)s)")
     parser.add_argument("--name", type=player_name, default=socket.gethostname()[:MAX_NAME_CHARS] or "player",
@@ -51,10 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, metavar="S", help="quit by itself after S seconds")
     parser.add_argument("--fps", type=int, default=60, help="frames per second (default %(default)s)")
     parser.add_argument("--stats-json", metavar="PATH", help="write this client's figures to PATH at exit")
+    parser.add_argument("--trace", metavar="PATH", help="write one JSON line per drawn frame (positions drawn, "
+                                                        "render time, corrections) to PATH")
     parser.add_argument("--screenshot", metavar="PNG", help="save the last frame to PNG at exit (window mode)")
     group = parser.add_argument_group("techniques (each can also be toggled live, see F1)")
-    for name in ("prediction", "reconciliation", "smoothing", "interpolation", "extrapolation"):
-        group.add_argument(f"--no-{name}", action="store_true", help=f"switch {name} off")
+    for name in SWITCH_NAMES:
+        flag = name.replace("_", "-")
+        group.add_argument(f"--no-{flag}", action="store_true", help=f"switch {name.replace('_', ' ')} off")
     group.add_argument("--smooth-ms", type=positive_ms, default=100.0, help="time to smooth a correction away (default %(default)s)")
     group.add_argument("--interp-ms", type=positive_ms, help="fixed interpolation delay (default: adaptive)")
     add_link_arguments(parser)
@@ -97,9 +90,9 @@ def play(args: argparse.Namespace, link, host: str, port: int, join_hint: str) -
     clock = MonotonicClock()
     udp = UdpTransport("0.0.0.0", 0)
     transport = LinkConditioner(udp, link, args.net_seed) if link.is_active else udp
-    switches = Switches(*(not getattr(args, f"no_{n}") for n in
-                          ("prediction", "reconciliation", "smoothing", "interpolation", "extrapolation")))
-    options = ClientOptions(name=args.name, smooth_ms=args.smooth_ms, interp_ms=args.interp_ms)
+    switches = Switches(**{name: not getattr(args, f"no_{name}") for name in SWITCH_NAMES})
+    options = ClientOptions(name=args.name, smooth_ms=args.smooth_ms, interp_ms=args.interp_ms,
+                            trace_path=args.trace)
     client = GameClient(transport, (resolve(host), port), options, switches, clock.now())
     loop = LoopOptions(fps=args.fps, duration_s=args.duration, join_hint=join_hint)
     bot = make_bot(args.bot, args.seed) if args.bot else None
@@ -114,9 +107,9 @@ def play(args: argparse.Namespace, link, host: str, port: int, join_hint: str) -
     if hasattr(transport, "flush"):
         transport.flush(clock.now() + 10.0)
     udp.close()
+    client.close()
     if args.stats_json:
-        write_stats_json(args.stats_json, client.feel.stats(client) | client.final_figures()
-                         | {"name": args.name, "switches": switches.as_dict()})
+        write_stats_json(args.stats_json, client.stats() | {"name": args.name, "switches": switches.as_dict()})
     if client.session.reason and client.session.reason != "quit":
         print(f"run_client.py: {client.session.reason}", file=sys.stderr)
         return 1 if client.session.player_id is None else 0

@@ -9,20 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from game.cli import DEFAULT_PORT, buffer_policy, port_number
 from game.server_app import HostedServer, lan_addresses
-from netcode.conditioner import add_link_arguments, settings_or_error
+from netcode.conditioner_cli import add_link_arguments, settings_or_error
 from netcode.server import ServerConfig
 from netcode.stats import write_stats_json
-
-DEFAULT_PORT = 7777
-
-
-def port_number(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
-    return value
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Authoritative UDP server for the netcode arena.")
@@ -32,7 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--snapshot-rate", type=int, default=30, help="snapshots per second to each client (default %(default)s)")
     parser.add_argument("--max-players", type=int, default=16, help="player slots (default %(default)s)")
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop by itself after S seconds")
+    parser.add_argument("--input-buffer", type=buffer_policy, default="adaptive", metavar="adaptive|off|TICKS",
+                        help="how inputs are scheduled: adaptive (default) aims each client's inputs at just "
+                             "enough lead to cover its jitter; TICKS aims at that many ticks; off applies "
+                             "each input as soon as it arrives (the staircase, for comparison)")
     parser.add_argument("--stats-json", metavar="PATH", help="write the server's figures to PATH at exit")
+    parser.add_argument("--trace", metavar="PATH", help="write one JSON line per tick (true positions, inputs applied)")
     add_link_arguments(parser)
     return parser
 
@@ -42,15 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     link = settings_or_error(args, parser)
     try:
-        config = ServerConfig(args.tick_rate, args.snapshot_rate, args.max_players)
+        config = ServerConfig(args.tick_rate, args.snapshot_rate, args.max_players, args.input_buffer)
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        server = HostedServer(args.port, config, link, args.net_seed, args.bind)
+        server = HostedServer(args.port, config, link, args.net_seed, args.bind, args.trace)
     except OSError as exc:
         parser.exit(1, f"run_server.py: cannot listen on UDP {args.bind}:{args.port}: {exc.strerror or exc}\n")
     print(f"Server on UDP port {server.port}, {config.tick_rate} Hz, {config.snapshot_rate} snapshots/s, "
-          f"{config.max_players} slots.", flush=True)
+          f"{config.max_players} slots, input buffer {config.input_buffer}.", flush=True)
     for address in lan_addresses() or ["127.0.0.1"]:
         print(f"  friends join with:  python run_client.py --host {address} --port {server.port}", flush=True)
     server.session.on_event = lambda event: print(f"  {event}", flush=True)

@@ -2,7 +2,7 @@
 
 Theory of operation: both loops do the same three things every frame: measure the frame time on
 the monotonic clock, call ``GameClient.frame`` (network, fixed ticks, prediction, smoothing,
-interpolation) and show the result. The window samples the keyboard at each client tick and
+interpolation, time dilation) and show the result. The window samples the keyboard at each client tick and
 renders with ``Renderer``; the headless loop asks a bot for input, paces itself to the same frame
 rate with sleeps, and never imports pygame, so it runs on a machine with no display or sound. A
 timed headless run releases the keys for its last ``SETTLE_S``, so every player ends at rest and
@@ -31,16 +31,18 @@ class LoopOptions:
 
 
 def hud_lines(client: GameClient, fps: float, join_hint: str) -> list[str]:
-    session = client.session
+    session, feel, facts = client.session, client.feel, client.last_facts
+    now = feel.now
     lines = [f"FPS {fps:4.0f}   RTT {session.conn.rtt_ms:5.1f} ms   server tick {max(0, session.newest_snapshot_tick)}"
-             f"   players {len(session.roster)}"]
-    now = client.feel.now
-    lines.append(f"snapshot loss {session.snapshot_loss_pct():4.1f}%   in {session.rate_in.per_s(now) / 1000:5.1f} kB/s"
-                 f"   out {session.rate_out.per_s(now) / 1000:5.1f} kB/s")
-    pending = len(client.predictor.pending) if client.predictor else 0
-    delay_ms = client.feel.interp_delay_ms[-1] if client.feel.interp_delay_ms else 0.0
-    lines.append(f"unacked inputs {pending:3d}   corrections {len(client.feel.corrections_px)}"
+             f"   players {len(session.roster)}",
+             f"snapshot loss {session.snapshot_loss_pct():4.1f}%   in {session.rate_in.per_s(now) / 1000:5.1f} kB/s"
+             f"   out {session.rate_out.per_s(now) / 1000:5.1f} kB/s"]
+    delay_ms = facts.interp_delay_s * 1000 if facts else 0.0
+    lines.append(f"unacked inputs {len(session.unacked):3d}   corrections {feel.corrections_px.count}"
                  f"   interp delay {delay_ms:5.1f} ms")
+    if facts is not None:
+        aim = "no aim" if facts.input_target_ms is None else f"aim {facts.input_target_ms:4.1f} ms"
+        lines.append(f"input buffer {facts.input_lead_ms:5.1f} ms ({aim})   clock {facts.dilation_pct:+4.1f}%")
     if join_hint:
         lines.append(join_hint)
     lines.append("F1 help   G ghosts   N net graph   Esc quit")
@@ -62,7 +64,22 @@ def run_headless(client: GameClient, bot: Bot, options: LoopOptions) -> None:
         frames += 1
         if client.finished:
             break
-        clock.sleep(start_s + frames * frame_s - clock.now())  # deadline-based: no drift
+        sleep_until(clock, start_s + frames * frame_s, client.session.transport)  # deadline-based: no drift
+
+
+def sleep_until(clock: MonotonicClock, deadline_s: float, transport: object) -> None:
+    """Sleep until ``deadline_s``, waking to let the link conditioner send held datagrams on time.
+
+    Without this, a datagram the conditioner holds for 47.3 ms would leave at the next frame,
+    up to a frame later: jitter that a real network would not add.
+    """
+    next_due = getattr(transport, "next_send_due_s", lambda: None)
+    while (now := clock.now()) < deadline_s:
+        due_s = next_due()
+        wake_s = deadline_s if due_s is None else min(deadline_s, max(due_s, now))
+        clock.sleep(wake_s - now)
+        if due_s is not None and due_s <= wake_s:
+            transport.flush(clock.now())
 
 
 @dataclass
@@ -97,9 +114,9 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> Non
     from . import controls
 
     clock = MonotonicClock()
-    pacer = pygame.time.Clock()
     toggles = UiToggles()
     start_s = last_s = clock.now()
+    frames = 0
     fps = float(options.fps)
     while True:
         if not _handle_events(client, toggles):
@@ -116,7 +133,8 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> Non
         pygame.display.flip()
         if options.duration_s is not None and now - start_s >= options.duration_s:
             break
-        pacer.tick(options.fps)
+        frames += 1
+        sleep_until(clock, start_s + frames / options.fps, client.session.transport)
     if screenshot_path:
         pygame.image.save(screen, screenshot_path)
 
@@ -133,8 +151,7 @@ def _handle_events(client: GameClient, toggles: UiToggles) -> bool:
         if event.type != pygame.KEYDOWN:
             continue
         if event.key in controls.TOGGLE_KEYS:
-            name = controls.TOGGLE_KEYS[event.key][0]
-            setattr(client.switches, name, not getattr(client.switches, name))
+            client.switches.toggle(controls.TOGGLE_KEYS[event.key][0])
         elif event.key == controls.GHOSTS_KEY:
             toggles.ghosts = not toggles.ghosts
         elif event.key == controls.GRAPH_KEY:

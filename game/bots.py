@@ -3,15 +3,19 @@
 Theory of operation: a bot answers "which keys are down for input number ``n``, with my player
 at ``pos``?" and nothing else, so a bot run is repeatable and drives a headless client exactly
 like a person at the keyboard would. Periods are in inputs (client ticks), so a bot behaves the
-same on every machine. Only ``pusher`` looks at its position (``None`` before the first snapshot).
+same on every machine. Only ``pusher`` and ``line`` look at their position (``None`` before the
+first snapshot).
 
-* ``circle``: turns through the eight directions, a sixteenth of a turn every ``turn_inputs``.
+* ``circle``: turns through the eight directions, an eighth of a turn every ``turn_inputs``.
 * ``zigzag``: runs diagonally, flipping the vertical direction every ``leg_inputs``.
 * ``random``: holds a random direction for a random time, from its own seeded generator.
 * ``idle``: presses nothing.
 * ``pusher``: walks to a meeting point above the centre block and keeps pushing there, so two
   pushers shove each other (the one thing prediction cannot foresee: corrections happen).
 * ``stopgo``: walks right, stops, walks left, stops: key presses from rest, for reaction timing.
+* ``line``: holds one direction (right) at full speed and reverses when it stops moving (a wall
+  or an obstacle), so its speed is constant away from the turns: the cleanest thing to measure
+  smoothness on.
 """
 from __future__ import annotations
 
@@ -75,7 +79,26 @@ def stopgo_bot(leg_inputs: int = 30) -> Bot:
     return lambda n, pos: phases[(n // leg_inputs) % len(phases)]
 
 
-BOT_NAMES = ("circle", "zigzag", "random", "idle", "pusher", "stopgo")
+STUCK_INPUTS = 8  # a position unchanged this long means a wall (snapshots come every 2 inputs)
+
+
+def line_bot() -> Bot:
+    state = {"direction": RIGHT, "last": None, "still": 0}
+
+    def bot(n: int, pos: Position) -> int:
+        if pos is not None:
+            still = state["last"] is not None and abs(pos[0] - state["last"][0]) < 0.01
+            state["still"] = state["still"] + 1 if still else 0
+            state["last"] = pos
+            if state["still"] >= STUCK_INPUTS:
+                state["direction"] = LEFT if state["direction"] == RIGHT else RIGHT
+                state["still"] = 0
+        return state["direction"]
+
+    return bot
+
+
+BOT_NAMES = ("circle", "zigzag", "random", "idle", "pusher", "stopgo", "line")
 
 
 def make_bot(name: str, seed: int = 1) -> Bot:
@@ -91,4 +114,6 @@ def make_bot(name: str, seed: int = 1) -> Bot:
         return pusher_bot()
     if name == "stopgo":
         return stopgo_bot()
+    if name == "line":
+        return line_bot()
     raise ValueError(f"unknown bot {name!r}; choose from {', '.join(BOT_NAMES)}")

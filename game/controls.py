@@ -24,6 +24,7 @@ TOGGLE_KEYS = {
     pygame.K_3: ("smoothing", "error smoothing"),
     pygame.K_4: ("interpolation", "remote interpolation"),
     pygame.K_5: ("extrapolation", "extrapolation when snapshots stop"),
+    pygame.K_6: ("time_dilation", "time dilation (inputs reach the server just in time)"),
 }
 GHOSTS_KEY = pygame.K_g
 GRAPH_KEY = pygame.K_n

@@ -34,7 +34,8 @@ import pygame
 
 from game.sim import (ARENA_H_PX, ARENA_W_PX, OBSTACLES, PLAYER_RADIUS_PX, SUBPX, WALL_PX, WALLS,
                       Rect)
-from game.view import DrawnPlayer, FrameView, Ghost, NetGraph
+from game.render_netgraph import NET_GRAPH_W_PX, NetGraphPainter
+from game.view import DrawnPlayer, FrameView, Ghost
 
 Colour = tuple[int, int, int]
 
@@ -67,8 +68,6 @@ MARGIN_PX = WALL_PX + 8  # overlays sit inside the border walls
 PAD_PX = 6
 TEXT_CACHE_MAX = 512
 
-NET_GRAPH_W_PX = 420
-NET_GRAPH_H_PX = 200
 
 
 def load_palette(path: Path = PALETTE_PATH) -> list[Colour]:
@@ -188,7 +187,8 @@ class Renderer:
         self._text = _TextCache(fonts)
         self._arena = _render_arena(surface)
         self._ghost_sprites: dict[Colour, pygame.Surface] = {}
-        self._graph = _NetGraphPainter(surface, self._text)
+        self._graph = NetGraphPainter(surface, self._text, _darken_panel,
+                                      right_px=ARENA_W_PX - MARGIN_PX, bottom_px=ARENA_H_PX - MARGIN_PX, pad_px=PAD_PX)
 
     @property
     def palette(self) -> list[Colour]:
@@ -316,144 +316,3 @@ class Renderer:
             panel.bottom = max(help_rect.top - PAD_PX, MARGIN_PX + panel.height)
         _darken_panel(self._surface, panel)
         self._surface.blit(text, text.get_rect(center=panel.center))
-
-
-# --- the net graph ---------------------------------------------------------------------------
-
-RTT_COLOUR: Colour = (255, 205, 80)
-ARRIVAL_COLOUR: Colour = (80, 220, 100)
-LOSS_COLOUR: Colour = (255, 70, 70)
-CORRECTION_COLOUR: Colour = (255, 150, 60)
-BYTES_IN_COLOUR: Colour = (80, 200, 255)
-BYTES_OUT_COLOUR: Colour = (230, 120, 255)
-PLOT_FRAME: Colour = (48, 53, 70)
-LABEL_W_PX = 118
-ROW_GAP_PX = 4
-
-
-def _nice_ceiling(value: float) -> float:
-    """Round up to 1, 2 or 5 times a power of ten, so a plot's scale changes in calm steps."""
-    if not math.isfinite(value) or value <= 1.0:
-        return 1.0  # an inf or NaN sample must not hang the frame in the loop below
-    step = 1.0
-    while step * 10 <= value:
-        step *= 10
-    for m in (1, 2, 5, 10):
-        if value <= m * step:
-            return m * step
-    return 10 * step
-
-
-def _format_bytes_per_s(value: float) -> str:
-    return f"{value / 1000:.1f} kB/s" if value >= 1000 else f"{value:.0f} B/s"
-
-
-def _polyline(values: Sequence[float], plot: pygame.Rect, top: float) -> list[tuple[int, int]]:
-    """Newest sample at the right edge, one pixel per sample; values clamp to the plot."""
-    right, bottom, span = plot.right - 1, plot.bottom - 1, plot.height - 2
-    n = len(values)
-    return [(right - (n - 1 - i), bottom - round(_clamp(v, top) / top * span))
-            for i, v in enumerate(values)]
-
-
-def _clamp(value: float, top: float) -> float:
-    # ``value != value`` only for NaN, which is drawn as 0 rather than raising mid-frame.
-    return 0.0 if value != value else max(0.0, min(value, top))
-
-
-class _NetGraphPainter:
-    """The bottom-right panel: four rolling plots, each with its name and current value."""
-
-    def __init__(self, surface: pygame.Surface, text: _TextCache) -> None:
-        self._surface = surface
-        self._text = text
-        self._panel = pygame.Rect(ARENA_W_PX - MARGIN_PX - NET_GRAPH_W_PX,
-                                  ARENA_H_PX - MARGIN_PX - NET_GRAPH_H_PX,
-                                  NET_GRAPH_W_PX, NET_GRAPH_H_PX)
-        row_h = (NET_GRAPH_H_PX - 2 * PAD_PX) // 4
-        plot_x = self._panel.x + PAD_PX + LABEL_W_PX
-        plot_w = self._panel.right - PAD_PX - plot_x
-        top = self._panel.y + PAD_PX
-        plot_h = row_h - ROW_GAP_PX
-        self._rows = [pygame.Rect(plot_x, top + i * row_h, plot_w, plot_h) for i in range(4)]
-        self._window = plot_w - 2  # samples shown: one per pixel inside the frame
-
-    @property
-    def panel(self) -> pygame.Rect:
-        return self._panel.copy()
-
-    def draw(self, graph: NetGraph, faded: bool = False) -> None:
-        _darken_panel(self._surface, self._panel, faded)
-        for plot in self._rows:
-            pygame.draw.rect(self._surface, PLOT_FRAME, plot, 1)
-        self._draw_rtt(graph.rtt_ms[-self._window:], self._rows[0])
-        self._draw_snapshots(graph.snapshot_arrivals[-self._window:],
-                             graph.snapshot_losses[-self._window:], self._rows[1])
-        self._draw_corrections(graph.corrections_px[-self._window:], self._rows[2])
-        self._draw_bandwidth(graph.bytes_in_per_s[-self._window:],
-                             graph.bytes_out_per_s[-self._window:], self._rows[3])
-
-    def _labels(self, plot: pygame.Rect, title: str, values: Sequence[tuple[str, Colour]],
-                scale: str = "") -> None:
-        """Title and value lines in the column left of a plot; the scale inside the plot."""
-        x, y = self._panel.x + PAD_PX, plot.y
-        title_surf = self._text.get("small", title, TEXT_DIM)
-        self._surface.blit(title_surf, (x, y))
-        line_h = title_surf.get_height() + 2
-        for text, colour in values:
-            y += line_h
-            self._surface.blit(self._text.get("small", text, colour), (x + 8, y))
-        if scale:
-            self._surface.blit(self._text.get("small", scale, TEXT_DIM), (plot.x + 3, plot.y + 2))
-
-    def _draw_rtt(self, rtt_ms: Sequence[float], plot: pygame.Rect) -> None:
-        top = _nice_ceiling(max(max(rtt_ms, default=0.0), 20.0))
-        if len(rtt_ms) >= 2:
-            points = _polyline(rtt_ms, plot.inflate(-2, -2), top)
-            pygame.draw.lines(self._surface, RTT_COLOUR, False, points)
-        current = f"{rtt_ms[-1]:.0f} ms" if rtt_ms else "--"
-        self._labels(plot, "RTT", [(current, RTT_COLOUR)], f"{top:g} ms")
-
-    def _draw_snapshots(self, arrivals: Sequence[int], losses: Sequence[int],
-                        plot: pygame.Rect) -> None:
-        # Arrivals tick up from the middle, losses down from it, so both read at a glance.
-        middle, right = plot.centery, plot.right - 2
-        for series, colour, end_y in ((arrivals, ARRIVAL_COLOUR, plot.y + 2),
-                                      (losses, LOSS_COLOUR, plot.bottom - 3)):
-            n = len(series)
-            for i, count in enumerate(series):
-                if count:
-                    x = right - (n - 1 - i)
-                    pygame.draw.line(self._surface, colour, (x, middle), (x, end_y))
-        got, lost = sum(arrivals), sum(losses)
-        loss_pct = 100.0 * lost / (got + lost) if got + lost else 0.0
-        self._labels(plot, "snapshots", [(f"{got} in", ARRIVAL_COLOUR),
-                                         (f"{lost} lost  {loss_pct:.1f}%", LOSS_COLOUR)])
-
-    def _draw_corrections(self, corrections_px: Sequence[float], plot: pygame.Rect) -> None:
-        top = _nice_ceiling(max(max(corrections_px, default=0.0), 4.0))
-        inner = plot.inflate(-2, -2)
-        points = _polyline(corrections_px, inner, top)
-        for (x, y), v in zip(points, corrections_px):
-            if v > 0:
-                # At least 2 px tall, so even a tiny correction shows up as an event.
-                bar_top = min(y, inner.bottom - 2)
-                bar_bottom = (x, inner.bottom - 1)
-                pygame.draw.line(self._surface, CORRECTION_COLOUR, bar_bottom, (x, bar_top))
-        count = sum(1 for v in corrections_px if v > 0)
-        biggest = max(corrections_px, default=0.0)
-        self._labels(plot, f"corrections ({count})", [(f"max {biggest:.1f} px", CORRECTION_COLOUR)],
-                     f"{top:g} px")
-
-    def _draw_bandwidth(self, bytes_in: Sequence[float], bytes_out: Sequence[float],
-                        plot: pygame.Rect) -> None:
-        top = _nice_ceiling(max(max(bytes_in, default=0.0), max(bytes_out, default=0.0), 1000.0))
-        inner = plot.inflate(-2, -2)
-        for series, colour in ((bytes_out, BYTES_OUT_COLOUR), (bytes_in, BYTES_IN_COLOUR)):
-            if len(series) >= 2:
-                pygame.draw.lines(self._surface, colour, False, _polyline(series, inner, top))
-        current_in = _format_bytes_per_s(bytes_in[-1]) if bytes_in else "--"
-        current_out = _format_bytes_per_s(bytes_out[-1]) if bytes_out else "--"
-        self._labels(plot, "bandwidth", [(f"in  {current_in}", BYTES_IN_COLOUR),
-                                         (f"out {current_out}", BYTES_OUT_COLOUR)],
-                     _format_bytes_per_s(top))

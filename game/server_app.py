@@ -17,6 +17,7 @@ from netcode.clock import MonotonicClock
 from netcode.conditioner import LinkConditioner, LinkSettings
 from netcode.server import ServerConfig, ServerSession
 from netcode.server_loop import LoopStats, run_server_loop
+from netcode.trace import JsonlTrace
 from netcode.transport import UdpTransport
 
 from .netgame import SimRules
@@ -24,11 +25,14 @@ from .netgame import SimRules
 
 class HostedServer:
     def __init__(self, port: int, config: ServerConfig, link: LinkSettings | None = None,
-                 net_seed: int = 1, bind_host: str = "0.0.0.0") -> None:
+                 net_seed: int = 1, bind_host: str = "0.0.0.0", trace_path: str | None = None) -> None:
         self.clock = MonotonicClock()
         self.udp = UdpTransport(bind_host, port)
         transport = LinkConditioner(self.udp, link, net_seed) if link and link.is_active else self.udp
         self.session = ServerSession(SimRules(config.tick_rate), transport, config, self.clock.now())
+        self.trace = JsonlTrace(trace_path) if trace_path else None
+        if self.trace is not None:
+            self.session.tracer = self.trace.write
         self.stop_event = threading.Event()
         self.loop_stats: LoopStats | None = None
         self.thread: threading.Thread | None = None
@@ -51,6 +55,8 @@ class HostedServer:
         if hasattr(transport, "flush"):
             transport.flush(self.clock.now() + 10.0)  # let held goodbyes out before closing
         self.udp.close()
+        if self.trace is not None:
+            self.trace.close()
 
     def start_in_background(self) -> None:
         self.thread = threading.Thread(target=self.run, name="server", daemon=True)

@@ -2,12 +2,15 @@
 
 Theory of operation: the client app loop decides *where* everything is drawn (predicted,
 smoothed, interpolated positions, all in float pixels) and fills a ``FrameView``. The renderer
-only turns a ``FrameView`` into pixels. Keeping this seam as data means the renderer can be
+only turns a ``FrameView`` into pixels. (The net graph's series are the feel meter's own
+``NetGraph``, passed through as they are.) Keeping this seam as data means the renderer can be
 tested with a hand-made view, and the netcode never needs pygame.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from netcode.feel import NetGraph
 
 
 @dataclass
@@ -27,18 +30,6 @@ class Ghost:
     x_px: float
     y_px: float
     is_local: bool = False
-
-
-@dataclass
-class NetGraph:
-    """Rolling series, oldest first, one sample per rendered frame (or per second for bandwidth)."""
-
-    rtt_ms: list[float] = field(default_factory=list)
-    snapshot_arrivals: list[int] = field(default_factory=list)  # snapshots that arrived this frame
-    snapshot_losses: list[int] = field(default_factory=list)  # snapshots found missing this frame
-    corrections_px: list[float] = field(default_factory=list)  # size of corrections this frame (0 if none)
-    bytes_in_per_s: list[float] = field(default_factory=list)
-    bytes_out_per_s: list[float] = field(default_factory=list)
 
 
 @dataclass

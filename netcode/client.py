@@ -8,25 +8,67 @@ a refusal arrives, gives up after ``CONNECT_TIMEOUT_S``, and once connected send
 nothing else went out for a while. ``send_input(bits, now)`` numbers the input (0, 1, 2, ...) and
 sends it together with every earlier input the server has not yet confirmed applying (up to
 ``MAX_REDUNDANT_INPUTS``), so one lost packet never loses an input. ``receive(now)`` returns the
-snapshots that arrived, newest last, dropping duplicates and counting malformed datagrams.
+snapshots that arrived, dropping duplicates and counting malformed datagrams; once the game's
+``state_decoder`` is set, a snapshot whose state does not decode is malformed too (``bad_state``).
 
-Each snapshot says which of our inputs the server has applied (``last_input_seq``); everything
-after that is still *pending* and is what prediction must replay.
+Each snapshot says which of our inputs the server has applied (``last_input_seq``). The inputs
+after that are *unacknowledged*: ``UnackedInputs`` is the one list of them. The session sends its
+newest ``MAX_REDUNDANT_INPUTS`` with every input packet, and prediction replays all of it on
+each snapshot; the session trims it, once, when a snapshot turns out to be the newest so far.
+Snapshots that arrive late (older than the newest) are still returned, because interpolation can
+use them, but they never move ``newest``: the one snapshot the client reconciles to.
 """
 from __future__ import annotations
 
 import enum
 from collections import deque
+from typing import Callable, NamedTuple, Sequence
 
 from .connection import Connection
+from .game_api import World
 from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, Accept, ConnectRequest,
                        Disconnect, Inputs, KeepAlive, PacketError, Refuse, Roster, Snapshot, decode_header,
                        decode_body)
-from .stats import DropCounter, RateMeter
+from .stats import DropCounter, RateMeter, mean, percentile
 from .transport import Address, Transport
 
 CONNECT_RETRY_S = 0.25
 CONNECT_TIMEOUT_S = 5.0
+MAX_UNACKED_INPUTS = 180  # 3 s at 60 Hz: a server that acknowledges nothing cannot grow it further
+
+
+class UnackedInputs:
+    """Our inputs the server has not confirmed applying, oldest first: ``(input seq, bits)``."""
+
+    def __init__(self, limit: int = MAX_UNACKED_INPUTS) -> None:
+        self.items: deque[tuple[int, int]] = deque(maxlen=limit)
+
+    def add(self, seq: int, bits: int) -> None:
+        self.items.append((seq, bits))
+
+    def trim_through(self, seq: int) -> None:
+        """Forget every input up to and including ``seq``: the server has applied them."""
+        while self.items and self.items[0][0] <= seq:
+            self.items.popleft()
+
+    def newest_bits(self, count: int) -> tuple[int, ...]:
+        """The bits of the newest ``count`` inputs, oldest first, for one packet."""
+        start = max(0, len(self.items) - count)
+        return tuple(bits for i, (_, bits) in enumerate(self.items) if i >= start)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class Received(NamedTuple):
+    """One snapshot that arrived: the message, its decoded state, and whether it is the newest."""
+
+    snapshot: Snapshot
+    world: World | None
+    newest: bool
 
 
 class ClientState(enum.Enum):
@@ -37,8 +79,10 @@ class ClientState(enum.Enum):
 
 
 class ClientSession:
-    def __init__(self, transport: Transport, server: Address, name: str, rules_hash: str, now: float) -> None:
+    def __init__(self, transport: Transport, server: Address, name: str, rules_hash: str, now: float,
+                 on_accept: Callable[[Accept], None] | None = None) -> None:
         self.transport = transport
+        self.on_accept = on_accept  # called once, as soon as we are in: set ``state_decoder`` there
         self.server = server
         self.name = name
         self.rules_hash = rules_hash
@@ -49,10 +93,12 @@ class ClientSession:
         self.started_s = now
         self.last_connect_s = float("-inf")
         self.next_input_seq = 0
-        self.unconfirmed: deque[tuple[int, int]] = deque()  # (input seq, bits) not yet applied by the server
-        self.last_applied_seq = INPUT_SEQ_NONE
-        self.newest_snapshot_tick = -1
+        self.unacked = UnackedInputs()
+        self.newest: Snapshot | None = None  # the newest snapshot: the one truth we reconcile to
+        self.newest_world: World | None = None  # its state, decoded (None without a decoder)
+        self.state_decoder: Callable[[int, Sequence[int]], World] | None = None  # set once the rules are known
         self.roster: dict[int, str] = {}
+        self.names_seen: set[str] = set()  # everyone who was on the roster while we played
         self.roster_version = -1
         self.dropped = DropCounter()
         self.snapshots_received = 0
@@ -82,10 +128,10 @@ class ClientSession:
         """Number ``bits`` as our next input, send it with the unconfirmed ones; returns its number."""
         seq = self.next_input_seq
         self.next_input_seq += 1
-        self.unconfirmed.append((seq, bits))
-        while len(self.unconfirmed) > MAX_REDUNDANT_INPUTS:
-            self.unconfirmed.popleft()  # the server will skip these if it never got them
-        message = Inputs(seq, tuple(b for _, b in self.unconfirmed), max(self.roster_version, -1),
+        self.unacked.add(seq, bits)
+        # Older unacknowledged inputs ride along until acked; past the newest 32, if the server
+        # never got them, it skips them.
+        message = Inputs(seq, self.unacked.newest_bits(MAX_REDUNDANT_INPUTS), max(self.roster_version, -1),
                          self.newest_snapshot_tick)
         self._send(message, now)
         return seq
@@ -107,8 +153,9 @@ class ClientSession:
 
     # --- receiving -----------------------------------------------------------------------------
 
-    def receive(self, now: float) -> list[Snapshot]:
-        snapshots: list[Snapshot] = []
+    def receive(self, now: float) -> list[Received]:
+        """The snapshots that arrived, in arrival order, each with its decoded world."""
+        snapshots: list[Received] = []
         for data, addr in self.transport.receive(now):
             if addr != self.server:
                 self.dropped.add("unknown_peer")
@@ -118,58 +165,79 @@ class ClientSession:
             except PacketError as exc:
                 self.dropped.add(exc.reason)
                 continue
-            if isinstance(message, Snapshot):
+            if message is not None:
                 snapshots.append(message)
         return snapshots
 
-    def _decode(self, data: bytes, now: float):
+    def _decode(self, data: bytes, now: float) -> Received | None:
         ptype, header, body = decode_header(data)
         if header.version != PROTOCOL_VERSION:
             raise PacketError("version", f"server {header.version}, client {PROTOCOL_VERSION}")
         message = decode_body(ptype, body)
         if isinstance(message, Refuse):
             self._on_refuse(message)
-            return message
+            return None
         if not self.conn.on_receive(header, len(data), now):
             raise PacketError("duplicate")
         self.rate_in.add(len(data), now)
-        self._on_message(message)
-        return message
+        return self._on_message(message)
 
     def _on_refuse(self, message: Refuse) -> None:
         if self.state is ClientState.CONNECTING:
             self.state = ClientState.REFUSED
             self.reason = f"refused by server: {message.reason}"
 
-    def _on_message(self, message) -> None:
+    def _on_message(self, message) -> Received | None:
         if isinstance(message, Accept):
             if self.state is ClientState.CONNECTING:
                 self.accept = message
                 self.state = ClientState.CONNECTED
+                if self.on_accept is not None:
+                    self.on_accept(message)
         elif isinstance(message, Snapshot):
-            self._on_snapshot(message)
+            return self._on_snapshot(message)
         elif isinstance(message, Roster):
             if message.version > self.roster_version:
                 self.roster_version = message.version
                 self.roster = dict(message.players)
+                self.names_seen.update(self.roster.values())
         elif isinstance(message, Disconnect):
             self.state = ClientState.DISCONNECTED
             self.reason = f"server closed the connection: {message.reason}"
         elif not isinstance(message, KeepAlive):
             raise PacketError("unexpected", type(message).__name__)
+        return None
 
-    def _on_snapshot(self, snapshot: Snapshot) -> None:
+    def _on_snapshot(self, snapshot: Snapshot) -> Received:
         # Duplicated datagrams were already dropped by the connection's seq window.
         if self.state is not ClientState.CONNECTED:
             raise PacketError("unexpected_snapshot")
+        world = self._decode_state(snapshot)
         self.snapshots_received += 1
         if self.first_snapshot_tick is None:
             self.first_snapshot_tick = snapshot.tick
-        if snapshot.tick > self.newest_snapshot_tick:
-            self.newest_snapshot_tick = snapshot.tick
-            self.last_applied_seq = snapshot.last_input_seq
-            while self.unconfirmed and self.unconfirmed[0][0] <= snapshot.last_input_seq:
-                self.unconfirmed.popleft()
+        newest = self.newest is None or snapshot.tick > self.newest.tick
+        if newest:  # an older one (late, reordered) is fine for interpolation, too old to reconcile with
+            self.newest, self.newest_world = snapshot, world
+            self.unacked.trim_through(snapshot.last_input_seq)
+        return Received(snapshot, world, newest)
+
+    def _decode_state(self, snapshot: Snapshot) -> World | None:
+        if self.state_decoder is None:
+            return None
+        try:
+            return self.state_decoder(snapshot.tick, snapshot.state)
+        except ValueError:
+            raise PacketError("bad_state") from None
+
+    @property
+    def newest_snapshot_tick(self) -> int:
+        return self.newest.tick if self.newest is not None else -1
+
+    @property
+    def last_applied_seq(self) -> int:
+        """The newest of our inputs the server has applied, as the newest snapshot says."""
+        return self.newest.last_input_seq if self.newest is not None else INPUT_SEQ_NONE
 
     # --- figures -------------------------------------------------------------------------------
 
@@ -183,6 +251,20 @@ class ClientSession:
             return 0
         interval_ticks = self.accept.tick_rate / self.accept.snapshot_rate
         return round((self.newest_snapshot_tick - self.first_snapshot_tick) / interval_ticks) + 1
+
+    def figures(self, elapsed_s: float) -> dict[str, object]:
+        """The session's stats fields: round trip, snapshots, bytes, drops."""
+        elapsed_s = max(1e-9, elapsed_s)
+        rtt = list(self.conn.rtt_samples_ms)
+        return {
+            "rtt_ms_mean": round(mean(rtt), 2),
+            "rtt_ms_p95": round(percentile(rtt, 95), 2),
+            "snapshots_received": self.snapshots_received,
+            "snapshot_loss_pct": round(self.snapshot_loss_pct(), 2),
+            "bytes_in_per_s": round(self.conn.bytes_in / elapsed_s, 1),
+            "bytes_out_per_s": round(self.conn.bytes_out / elapsed_s, 1),
+            "dropped_packets": dict(self.dropped),
+        }
 
     def snapshots_lost(self) -> int:
         return max(0, self.snapshots_expected() - self.snapshots_received)

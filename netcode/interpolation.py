@@ -25,9 +25,19 @@ The delay (``adaptive_delay_s``) is ``2 * interval + late_p90``:
   jitter. Nine snapshots in ten arrive in time; the tenth is covered by the spare interval.
 
 ``--interp-ms`` fixes the delay instead. The render clock does not jump to follow the target; it
-runs up to ``SLEW`` (10%) fast or slow until it meets it, so remote players never skip. When the
-render time passes the newest snapshot (a burst of loss), players are *extrapolated* along their
-last velocity for at most ``max_extrapolation_s`` (250 ms), then held where they are.
+runs up to ``SLEW`` (10%) fast or slow until it meets it, so small changes of the delay never
+make remote players skip. Only when the clock is more than ``RESYNC_S`` (250 ms) off the target
+(the first snapshot, a long outage, the server restarting) does it jump, and then remote players
+do visibly skip, once. When the render time passes the newest snapshot (a burst of loss), players
+are *extrapolated* along their last velocity for at most ``max_extrapolation_s`` (250 ms), then
+held where they are.
+
+How smooth remote players look depends on the snapshots too: they are drawn faithfully between
+the server's positions, so if the server's own track hitches (a tick with no input from that
+player, then one with two), interpolation draws the hitch. The server's input buffer
+(``input_buffer.py``) is what keeps that track even.
+
+The ``interpolation`` and ``extrapolation`` switches are read here, when a frame is sampled.
 """
 from __future__ import annotations
 
@@ -37,6 +47,7 @@ from dataclasses import dataclass, field
 
 from .game_api import EntityState
 from .stats import percentile
+from .switches import Switches
 
 OFFSET_WINDOW_S = 2.0
 LATE_WINDOW = 64
@@ -48,9 +59,7 @@ HISTORY_S = 1.5
 
 @dataclass
 class InterpolationSettings:
-    enabled: bool = True
-    extrapolation: bool = True
-    fixed_delay_ms: float | None = None
+    fixed_delay_ms: float | None = None  # None: adaptive
     max_extrapolation_s: float = 0.25
 
 
@@ -65,10 +74,12 @@ class Sample:
 
 
 class Interpolator:
-    def __init__(self, tick_rate: int, snapshot_rate: int, settings: InterpolationSettings) -> None:
+    def __init__(self, tick_rate: int, snapshot_rate: int, settings: InterpolationSettings,
+                 switches: Switches | None = None) -> None:
         self.tick_rate = tick_rate
         self.nominal_interval_s = 1.0 / snapshot_rate
         self.settings = settings
+        self.switches = switches if switches is not None else Switches()
         self.snapshots: list[tuple[int, dict[int, EntityState]]] = []  # sorted by tick
         self.offsets: deque[tuple[float, float]] = deque()  # (arrival time, offset sample)
         self.late_s: deque[float] = deque(maxlen=LATE_WINDOW)
@@ -130,7 +141,7 @@ class Interpolator:
         if not self.snapshots:
             return Sample()
         self._advance_clock(now, dt_s)
-        if not self.settings.enabled:
+        if not self.switches.interpolation:
             tick, entities = self.snapshots[-1]
             return Sample({pid: (e.x_px, e.y_px) for pid, e in entities.items()},
                           self.render_time_s, 0.0, False)
@@ -164,7 +175,7 @@ class Interpolator:
     def _extrapolate(self, render_time_s: float, newest_s: float) -> Sample:
         _, newest = self.snapshots[-1]
         ahead_s = render_time_s - newest_s
-        if self.settings.extrapolation:
+        if self.switches.extrapolation:
             ahead_s = min(ahead_s, self.settings.max_extrapolation_s)
         else:
             ahead_s = 0.0

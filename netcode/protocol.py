@@ -18,8 +18,11 @@ Decoding trusts nothing: the size is checked *before* msgpack sees a byte, msgpa
 explicit limits on every length and with ext types refused, and every field is then checked for
 type and range. Anything wrong raises ``PacketError`` with a short machine-readable ``reason``
 that the caller counts and drops; it never escapes the receive loop. A connect request is padded
-to ``CONNECT_REQUEST_MIN_BYTES`` so that no reply (accept or refusal) is ever larger than the
-request that caused it: a spoofed source address cannot turn the server into an amplifier.
+to ``CONNECT_REQUEST_MIN_BYTES`` so that no single reply (accept or refusal) is larger than the
+request that caused it. That is not yet a defence against reflection: an accepted request starts
+a session, and the server then sends rosters, snapshots and keep-alives to that address until it
+times out (about 5 s), some 24 times the request's bytes for a forged source address. A
+challenge that proves the sender owns its address would close that hole; it is not built yet.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from typing import Any, NamedTuple, Union
 import msgpack
 
 PROTOCOL_ID = 0x4E43  # "NC"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: snapshots report the input buffer's lead and target
 MAX_PACKET_BYTES = 1200  # below a typical 1500-byte MTU minus IP/UDP headers
 CONNECT_REQUEST_MIN_BYTES = 300
 MAX_NAME_CHARS = 16
@@ -39,6 +42,8 @@ MAX_STATE_INTS = 1024
 MAX_PLAYERS_ON_WIRE = 64
 U32 = (1 << 32) - 1
 INPUT_SEQ_NONE = -1  # "no input processed yet"
+LEAD_TARGET_NONE = -1  # "the server does not schedule inputs: keep your clock as it is"
+MAX_LEAD_CTICKS = 100_000
 
 
 class PacketType:
@@ -103,6 +108,8 @@ class Snapshot(NamedTuple):
     last_input_seq: int  # the newest input of *this* client the server has applied (-1 none)
     roster_version: int
     state: tuple[int, ...]  # game-defined flat integers (see the game's snapshot codec)
+    input_lead_cticks: int = 0  # how early this client's inputs arrive, in 1/100 tick (input_buffer.py)
+    input_target_cticks: int = LEAD_TARGET_NONE  # the lead its clock should aim for; -1: do not steer
 
 
 class Roster(NamedTuple):
@@ -133,7 +140,8 @@ def _body(message: Message) -> list[Any]:
     if isinstance(message, Inputs):
         return [message.newest_seq, list(message.bits), message.roster_version, message.snapshot_tick]
     if isinstance(message, Snapshot):
-        return [message.tick, message.last_input_seq, message.roster_version, list(message.state)]
+        return [message.tick, message.last_input_seq, message.roster_version, message.input_lead_cticks,
+                message.input_target_cticks, list(message.state)]
     if isinstance(message, Roster):
         return [message.version, [list(p) for p in message.players]]
     return list(message)
@@ -251,11 +259,13 @@ def _decode_inputs(body: list[Any]) -> Inputs:
 
 
 def _decode_snapshot(body: list[Any]) -> Snapshot:
-    _list(body, 4, 4, "snapshot body")
-    state = _list(body[3], 0, MAX_STATE_INTS, "state")
+    _list(body, 6, 6, "snapshot body")
+    state = _list(body[5], 0, MAX_STATE_INTS, "state")
     return Snapshot(_int(body[0], 0, U32, "tick"), _int(body[1], INPUT_SEQ_NONE, U32, "last_input_seq"),
                     _int(body[2], 0, U32, "roster_version"),
-                    tuple(_int(v, -U32, U32, "state") for v in state))
+                    tuple(_int(v, -U32, U32, "state") for v in state),
+                    _int(body[3], -MAX_LEAD_CTICKS, MAX_LEAD_CTICKS, "input_lead"),
+                    _int(body[4], LEAD_TARGET_NONE, MAX_LEAD_CTICKS, "input_target"))
 
 
 def _decode_roster(body: list[Any]) -> Roster:

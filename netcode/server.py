@@ -7,40 +7,34 @@ an accept (client id, tick rate, snapshot rate, rules hash) or a refusal with a 
 input packets fill that client's *input buffer*; anything malformed or unexpected is counted by
 reason in ``dropped`` and otherwise ignored.
 
-Each client numbers its inputs 0, 1, 2, ... one per client tick, and every packet repeats the
-last few inputs the server has not yet confirmed, so a lost packet costs nothing. The buffer
-applies each input number exactly once and in order, one per server tick. A tick on which the
-next input has not arrived yet (jitter) gives the client one *credit*; while it holds credit and
-has inputs waiting, it may apply a second input in a later tick to catch up. So over any span a
-client has at most as many inputs applied as ticks have passed: it cannot move faster than the
-rules allow however many packets it sends, yet jitter never costs it an input. If an input is
-lost beyond all redundancy, the buffer waits ``GAP_PATIENCE_TICKS`` and then skips it. After a
-long outage more inputs may be queued than the credit can catch up; every queued input is
-latency the player feels on every later move, so beyond ``MAX_BACKLOG_INPUTS`` the oldest are
-dropped (counted in ``skipped``; the client sees one correction instead of lasting lag).
+Inputs go to that client's ``InputBuffer`` (``input_buffer.py``), which applies each input number
+exactly once, in order, on a schedule of one per tick, and measures how early inputs arrive so
+the client can steer its clock to keep that margin small but sufficient.
 
 Every ``tick_rate / snapshot_rate`` ticks each client gets a snapshot: the server tick, the
-newest input number of *that* client applied (so it can reconcile), and the whole state.
+newest input number of *that* client applied (so it can reconcile), its input lead and target
+lead, and the whole state. With a ``tracer`` set, every tick is also written down (the true
+positions and the inputs applied), so tools can compare what clients drew with the truth.
 A client silent for ``TIMEOUT_S`` is dropped and its slot freed; the player list ("roster") is
 versioned and resent with snapshots until the client echoes the version back.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from .connection import Connection
 from .game_api import GameRules, World
-from .protocol import (CONNECT_REQUEST_MIN_BYTES, INPUT_SEQ_NONE, MAX_REASON_CHARS, PROTOCOL_VERSION, Accept,
+from .input_buffer import BufferPolicy, InputBuffer
+from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_REASON_CHARS, PROTOCOL_VERSION, Accept,
                        ConnectRequest, Disconnect, Header, Inputs, KeepAlive, Message, PacketError, PacketType,
                        Refuse, Roster, Snapshot, decode_body, decode_header, encode)
-from .stats import DropCounter, mean
+from .stats import DropCounter, RunningMean
 from .transport import Address, Transport
 
-MAX_INPUTS_AHEAD = 120  # inputs further ahead than this (2 s at 60 Hz) are refused
-MAX_CATCHUP_CREDIT = 8  # ticks of lateness a client may make up, at one extra input per tick
-GAP_PATIENCE_TICKS = 6  # how long to wait for a lost input before skipping it
-MAX_BACKLOG_INPUTS = 12  # 200 ms at 60 Hz: more than jitter ever queues, less than a stall does
+STEADY_AFTER_S = 2.0  # a client's first seconds (its clock still settling) are not histogrammed
+DEPARTED_KEPT = 64  # final positions remembered for players who left (bounded: names churn)
 
 
 @dataclass(frozen=True)
@@ -48,6 +42,7 @@ class ServerConfig:
     tick_rate: int = 60
     snapshot_rate: int = 30
     max_players: int = 16
+    input_buffer: BufferPolicy = BufferPolicy()
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_rate <= 240:
@@ -59,72 +54,11 @@ class ServerConfig:
 
 
 @dataclass
-class InputBuffer:
-    """One client's inputs waiting to be applied, keyed by input number."""
-
-    next_seq: int = 0  # the next input number to apply
-    waiting: dict[int, int] = field(default_factory=dict)
-    credit: int = 0
-    gap_ticks: int = 0
-    applied: int = 0
-    skipped: int = 0
-
-    def add(self, inputs: Inputs) -> None:
-        first = inputs.newest_seq - len(inputs.bits) + 1
-        for offset, bits in enumerate(inputs.bits):
-            seq = first + offset
-            if self.next_seq <= seq < self.next_seq + MAX_INPUTS_AHEAD:
-                self.waiting.setdefault(seq, bits)
-
-    def take_for_tick(self) -> list[int]:
-        """The inputs to apply this tick: usually one, none when late, two while catching up."""
-        taken = self._take_one()
-        if not taken:
-            self.credit = min(MAX_CATCHUP_CREDIT, self.credit + 1)
-            self._skip_gap_if_stale()
-        elif self.credit > 0 and self.next_seq in self.waiting:
-            self.credit -= 1
-            taken += self._take_one()
-        self._trim_backlog()
-        return taken
-
-    def _trim_backlog(self) -> None:
-        while len(self.waiting) > MAX_BACKLOG_INPUTS and self.credit == 0:
-            self.waiting.pop(self.next_seq, None)
-            self.next_seq += 1
-            self.skipped += 1
-
-    def _take_one(self) -> list[int]:
-        bits = self.waiting.pop(self.next_seq, None)
-        if bits is None:
-            return []
-        self.next_seq += 1
-        self.applied += 1
-        self.gap_ticks = 0
-        return [bits]
-
-    def _skip_gap_if_stale(self) -> None:
-        if not self.waiting:
-            self.gap_ticks = 0
-            return
-        self.gap_ticks += 1
-        if self.gap_ticks >= GAP_PATIENCE_TICKS:
-            oldest = min(self.waiting)
-            self.skipped += oldest - self.next_seq
-            self.next_seq = oldest
-            self.gap_ticks = 0
-
-    @property
-    def last_applied_seq(self) -> int:
-        return self.next_seq - 1 if self.applied else INPUT_SEQ_NONE
-
-
-@dataclass
 class ClientSlot:
     player_id: int
     name: str
     conn: Connection
-    inputs: InputBuffer = field(default_factory=InputBuffer)
+    inputs: InputBuffer
     roster_version_known: int = -1
 
 
@@ -137,14 +71,19 @@ class ServerSession:
         self.config = config
         self.world: World = rules.new_world()
         self.tick = 0
+        self.last_tick_s = now  # when the last tick ran: the next is due one tick later
         self.clients: dict[Address, ClientSlot] = {}
         self.roster_version = 0
         self.dropped = DropCounter()
         self.peak_clients = 0
-        self.snapshot_bytes: list[float] = []  # bytes per player of each snapshot packet
-        self.final_positions_px: dict[str, list[float]] = {}  # where each departed player was last
+        self.snapshot_bytes = RunningMean()  # bytes per player of each snapshot packet
+        self.final_positions_px: OrderedDict[str, list[float]] = OrderedDict()  # departed players, newest last
+        self.departed_input_ticks: Counter = Counter()  # histograms of clients who left
+        self.departed_wait_ms = RunningMean()
+        self.departed_skipped = 0
         self.events: list[str] = []  # joins, leaves, timeouts, refusals
         self.on_event: Callable[[str], None] | None = None  # e.g. print, for a live console log
+        self.tracer: Callable[[dict[str, Any]], None] | None = None  # gets one record per tick
 
     # --- receiving -----------------------------------------------------------------------------
 
@@ -178,7 +117,7 @@ class ServerSession:
 
     def _on_message(self, slot: ClientSlot, message: Message, now: float) -> None:
         if isinstance(message, Inputs):
-            slot.inputs.add(message)
+            slot.inputs.add(message, self.tick + 1, now, self.last_tick_s + 1 / self.config.tick_rate)
             slot.roster_version_known = message.roster_version
         elif isinstance(message, ConnectRequest):
             self._send(slot, self._accept_for(slot), now)  # our accept was lost: say it again
@@ -200,7 +139,9 @@ class ServerSession:
             self._refuse(addr, f"server full ({self.config.max_players} players)", size_bytes, now)
             return
         name = request.name.strip() or f"player{player_id}"
-        slot = ClientSlot(player_id, name, Connection(addr, now))
+        buffer = InputBuffer(self.config.input_buffer, self.config.tick_rate,
+                             round(STEADY_AFTER_S * self.config.tick_rate))
+        slot = ClientSlot(player_id, name, Connection(addr, now), buffer)
         slot.conn.on_receive(header, size_bytes, now)
         self.clients[addr] = slot
         self.world = self.rules.add_player(self.world, player_id)
@@ -238,7 +179,13 @@ class ServerSession:
         self._log(f"refused {addr[0]}:{addr[1]}: {reason}")
 
     def _remove(self, slot: ClientSlot, event: str) -> None:
+        self.final_positions_px.pop(slot.name, None)
         self.final_positions_px[slot.name] = self._position_px(slot)
+        while len(self.final_positions_px) > DEPARTED_KEPT:
+            self.final_positions_px.popitem(last=False)
+        self.departed_input_ticks.update(slot.inputs.histogram.as_dict())
+        self.departed_wait_ms.merge(slot.inputs.wait_ms)
+        self.departed_skipped += slot.inputs.skipped
         self.clients.pop(slot.conn.addr, None)
         self.world = self.rules.remove_player(self.world, slot.player_id)
         self.roster_version += 1
@@ -248,9 +195,14 @@ class ServerSession:
 
     def tick_once(self, now: float) -> None:
         """Advance the world one tick, then send what is due."""
-        inputs = {slot.player_id: slot.inputs.take_for_tick() for slot in self._slots_by_id()}
-        self.world = self.rules.step(self.world, inputs)
-        self.tick += 1
+        tick = self.tick + 1
+        taken = {slot.player_id: slot.inputs.take_for_tick(tick, now) for slot in self._slots_by_id()}
+        self.world = self.rules.step(self.world, {pid: tuple(bits for _, bits in inputs)
+                                                  for pid, inputs in taken.items()})
+        self.tick = tick
+        self.last_tick_s = now
+        if self.tracer is not None:
+            self.tracer(self._trace_record(taken))
         if self._snapshot_due():
             self._send_snapshots(now)
         self._expire_and_keepalive(now)
@@ -266,11 +218,29 @@ class ServerSession:
         state = self.rules.encode_state(self.world)
         players = max(1, len(self.clients))
         for slot in self._slots_by_id():
-            snapshot = Snapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version, state)
-            size = self._send(slot, snapshot, now)
-            self.snapshot_bytes.append(size / players)
+            size = self._send(slot, self._snapshot_for(slot, state), now)
+            self.snapshot_bytes.add(size / players)
             if slot.roster_version_known != self.roster_version:
                 self._send(slot, self.roster(), now)
+
+    def _snapshot_for(self, slot: ClientSlot, state: tuple[int, ...]) -> Snapshot:
+        target = slot.inputs.target_lead_ticks()
+        return Snapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version, state,
+                        round(slot.inputs.lead_ticks() * 100),
+                        LEAD_TARGET_NONE if target is None else round(target * 100))
+
+    def _trace_record(self, taken: dict[int, list[tuple[int, int]]]) -> dict[str, Any]:
+        """One tick as the truth: where every player is, and which inputs moved it."""
+        return {"tick": self.tick,
+                "players": {str(pid): [e.x_px, e.y_px] for pid, e in sorted(self.rules.entities(self.world).items())},
+                "inputs": {str(pid): [list(i) for i in inputs] for pid, inputs in taken.items()},
+                "buffer": {str(s.player_id): self._buffer_figures(s) for s in self._slots_by_id()}}
+
+    @staticmethod
+    def _buffer_figures(slot: ClientSlot) -> list[float | None]:
+        """[mean lead, target lead] in ticks: what the client is told about its inputs."""
+        target = slot.inputs.target_lead_ticks()
+        return [round(slot.inputs.lead_ticks(), 3), None if target is None else round(target, 3)]
 
     def roster(self) -> Roster:
         return Roster(self.roster_version, tuple(sorted((s.player_id, s.name) for s in self.clients.values())))
@@ -301,12 +271,28 @@ class ServerSession:
             "clients": self.peak_clients,
             "clients_at_end": len(self.clients),
             "ticks": self.tick,
-            "snapshot_bytes_per_player": round(mean(self.snapshot_bytes), 1),
+            "snapshot_bytes_per_player": round(self.snapshot_bytes.mean, 1),
             "dropped_packets": dict(self.dropped),
             "dropped_packets_total": self.dropped.total,
-            "inputs_skipped": sum(s.inputs.skipped for s in self.clients.values()),
-            "final_positions_px": self.final_positions_px | {s.name: self._position_px(s) for s in self._slots_by_id()},
+            "inputs_skipped": self.departed_skipped + sum(s.inputs.skipped for s in self.clients.values()),
+            "input_buffer": str(self.config.input_buffer),
+            "input_ticks": self.input_ticks(),
+            "input_buffer_ms_mean": round(self._wait_ms().mean, 2),
+            "final_positions_px": dict(self.final_positions_px) | {s.name: self._position_px(s) for s in self._slots_by_id()},
         }
+
+    def input_ticks(self) -> dict[str, int]:
+        """Inputs applied per client per steady tick, summed over clients, departed ones included."""
+        total = Counter(self.departed_input_ticks)
+        for slot in self.clients.values():
+            total.update(slot.inputs.histogram.as_dict())
+        return {key: total[key] for key in ("0", "1", "2", "3+")}
+
+    def _wait_ms(self) -> RunningMean:
+        waits = RunningMean()
+        for part in [self.departed_wait_ms] + [s.inputs.wait_ms for s in self.clients.values()]:
+            waits.merge(part)
+        return waits
 
     def _position_px(self, slot: ClientSlot) -> list[float]:
         entity = self.rules.entities(self.world)[slot.player_id]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .server import ServerSession
-from .stats import percentile
+from .stats import Summary
 
 MAX_CATCHUP_TICKS = 30  # past this many ticks behind, skip the lost time instead of racing
 
@@ -27,7 +27,7 @@ class Clock(Protocol):
 
 @dataclass
 class LoopStats:
-    tick_ms: list[float] = field(default_factory=list)
+    tick_ms: Summary = field(default_factory=Summary)  # p50 and p99 over the last 4096 ticks
     overruns: int = 0
     ticks: int = 0
     started_s: float = 0.0
@@ -37,8 +37,9 @@ class LoopStats:
         elapsed_s = max(1e-9, self.ended_s - self.started_s)
         measured_hz = self.ticks / elapsed_s
         return {
-            "tick_ms_p50": round(percentile(self.tick_ms, 50), 3),
-            "tick_ms_p99": round(percentile(self.tick_ms, 99), 3),
+            "tick_ms_p50": round(self.tick_ms.percentile(50), 3),
+            "tick_ms_p99": round(self.tick_ms.percentile(99), 3),
+            "tick_ms_max": round(self.tick_ms.max, 3),
             "tick_overruns": self.overruns,
             "tick_rate_measured_hz": round(measured_hz, 3),
             "tick_rate_error_pct": round(100 * (measured_hz - tick_rate) / tick_rate, 3),
@@ -79,4 +80,4 @@ def _loop(session: ServerSession, clock: Clock, stop: threading.Event, duration_
         session.receive(now)
         session.tick_once(now)
         stats.ticks += 1
-        stats.tick_ms.append((clock.now() - now) * 1000)
+        stats.tick_ms.add((clock.now() - now) * 1000)

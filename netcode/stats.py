@@ -1,9 +1,11 @@
 """Small measuring tools shared by server and client, and the stats JSON writer.
 
 Theory of operation: figures are gathered as plain numbers while the program runs and turned
-into the named fields of DESIGN.md ("Measuring feel") only when asked, so the hot loops pay for
-an append, not for statistics. The field names are a stable interface: benchmarks and reports
-read them.
+into the named fields of the stats JSON (``docs/measuring.md`` lists them) only when asked, so
+the hot loops pay for an addition, not for statistics. A program may run for days, so nothing
+here grows with time: ``RunningMean`` keeps a count and a sum, ``Summary`` adds the maximum and
+a fixed-size window of recent values for percentiles. The field names are a stable interface:
+benchmarks and reports read them.
 """
 from __future__ import annotations
 
@@ -26,6 +28,43 @@ def percentile(values: Iterable[float], pct: float) -> float:
 def mean(values: Iterable[float]) -> float:
     items = list(values)
     return float(sum(items) / len(items)) if items else 0.0
+
+
+class RunningMean:
+    """The mean of everything added, in constant memory."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+
+    def merge(self, other: "RunningMean") -> None:
+        self.count += other.count
+        self.total += other.total
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+class Summary(RunningMean):
+    """Count, mean and maximum of everything added; percentiles over the last ``window`` values."""
+
+    def __init__(self, window: int = 4096) -> None:
+        super().__init__()
+        self.max = 0.0
+        self.recent: deque[float] = deque(maxlen=window)
+
+    def add(self, value: float) -> None:
+        super().add(value)
+        self.max = max(self.max, value) if self.count > 1 else value
+        self.recent.append(value)
+
+    def percentile(self, pct: float) -> float:
+        return percentile(self.recent, pct)
 
 
 class DropCounter(Counter):

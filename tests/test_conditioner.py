@@ -22,10 +22,8 @@ from netcode.conditioner import (
     LinkConditioner,
     LinkSettings,
     LinkSettingsError,
-    add_link_arguments,
-    link_settings_from_args,
-    settings_or_error,
 )
+from netcode.conditioner_cli import add_link_arguments, link_settings_from_args, settings_or_error
 from netcode.transport import Address, MemoryNetwork
 
 A: Address = ("10.0.0.1", 1000)

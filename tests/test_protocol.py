@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from netcode.clock import FakeClock
 from netcode.connection import KEEPALIVE_INTERVAL_S, SENT_HISTORY, TIMEOUT_S, Connection
-from netcode.protocol import (CONNECT_REQUEST_MIN_BYTES, MAX_ACK_DELAY_100US, MAX_HASH_CHARS, MAX_NAME_CHARS,
+from netcode.protocol import (LEAD_TARGET_NONE, MAX_LEAD_CTICKS, CONNECT_REQUEST_MIN_BYTES, MAX_ACK_DELAY_100US, MAX_HASH_CHARS, MAX_NAME_CHARS,
                               MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_REDUNDANT_INPUTS,
                               PROTOCOL_ID, PROTOCOL_VERSION, U32, Accept, ConnectRequest, Disconnect, Header,
                               Inputs, KeepAlive, PacketError, PacketType, Refuse, Roster, Snapshot, decode,
@@ -154,7 +154,8 @@ messages = st.one_of(
     st.builds(Refuse, any_text),
     inputs_messages(),
     st.builds(Snapshot, u32, st.integers(-1, U32), u32,
-              st.lists(st.integers(-U32, U32), max_size=100).map(tuple)),
+              st.lists(st.integers(-U32, U32), max_size=100).map(tuple),
+              st.integers(-MAX_LEAD_CTICKS, MAX_LEAD_CTICKS), st.integers(LEAD_TARGET_NONE, MAX_LEAD_CTICKS)),
     st.builds(Roster, u32, st.lists(st.tuples(st.integers(0, MAX_PLAYERS_ON_WIRE - 1),
                                               st.text(st.characters(codec="ascii"), max_size=MAX_NAME_CHARS)
                                               .filter(str.isprintable)),
@@ -260,7 +261,7 @@ def test_mutated_valid_packets_never_raise_anything_but_packet_error(message, he
 
 @pytest.mark.parametrize("message", [
     ConnectRequest("alice", "0123456789abcdef"), Accept(3, 60, 30, "0123456789abcdef", 1234),
-    Refuse("server full"), Inputs(100, (1, 2, 3, 4), 2, 99), Snapshot(77, 70, 2, (1, 2, 3, -4, 5)),
+    Refuse("server full"), Inputs(100, (1, 2, 3, 4), 2, 99), Snapshot(77, 70, 2, (1, 2, 3, -4, 5), -250, 180),
     Roster(2, ((0, "a"), (1, "b"))), KeepAlive(), Disconnect("quit"),
 ])
 def test_every_truncation_of_a_valid_packet_is_rejected(message) -> None:
@@ -271,7 +272,7 @@ def test_every_truncation_of_a_valid_packet_is_rejected(message) -> None:
 
 def test_oversized_datagrams_are_rejected_before_decoding() -> None:
     assert decode_reason(b"\0" * (MAX_PACKET_BYTES + 1)) == "oversized"
-    big = msgpack.packb(good_fields(PacketType.SNAPSHOT, [1, -1, 0, [U32] * 300]))
+    big = msgpack.packb(good_fields(PacketType.SNAPSHOT, [1, -1, 0, 0, -1, [U32] * 300]))
     assert len(big) > MAX_PACKET_BYTES
     assert decode_reason(big) == "oversized"
     # Exactly at the limit is still looked at (and here rejected only for its content).
@@ -289,9 +290,9 @@ def test_header_checks() -> None:
     assert decode_reason(msgpack.packb(5)) == "bad_header"
     assert decode_reason(msgpack.packb("hello")) == "bad_header"
     assert decode_reason(packet(PROTOCOL_ID, 99, 7, 1, 0, 0, 0, [])) == "version"
-    assert decode_reason(packet(PROTOCOL_ID, 1, 99, 1, 0, 0, 0, [])) == "unknown_type"
-    assert decode_reason(packet(PROTOCOL_ID, 1, 0, 1, 0, 0, 0, [])) == "bad_body"
-    assert decode_reason(packet(PROTOCOL_ID, 1, 7, 1, 0, 0, 0, "body")) == "bad_body"
+    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 99, 1, 0, 0, 0, [])) == "unknown_type"
+    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 0, 1, 0, 0, 0, [])) == "bad_body"
+    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 7, 1, 0, 0, 0, "body")) == "bad_body"
 
 
 @pytest.mark.parametrize("index,value", [
@@ -332,11 +333,15 @@ def test_header_field_types_and_ranges(index: int, value) -> None:
     (PacketType.ACCEPT, [0, 60, 30, "h", -1]),
     (PacketType.REFUSE, [["nested"]]),
     (PacketType.REFUSE, ["x" * (MAX_REASON_CHARS + 1)]),
-    (PacketType.SNAPSHOT, [1, -2, 0, []]),
-    (PacketType.SNAPSHOT, [1, -1, 0, "state"]),
-    (PacketType.SNAPSHOT, [1, -1, 0, [U32 + 1]]),
-    (PacketType.SNAPSHOT, [1, -1, 0, [True]]),
-    (PacketType.SNAPSHOT, [1, -1, 0, [[1]]]),
+    (PacketType.SNAPSHOT, [1, -1, 0, []]),  # the old, shorter layout
+    (PacketType.SNAPSHOT, [1, -2, 0, 0, -1, []]),
+    (PacketType.SNAPSHOT, [1, -1, 0, 0, -1, "state"]),
+    (PacketType.SNAPSHOT, [1, -1, 0, 0, -1, [U32 + 1]]),
+    (PacketType.SNAPSHOT, [1, -1, 0, 0, -1, [True]]),
+    (PacketType.SNAPSHOT, [1, -1, 0, 0, -1, [[1]]]),
+    (PacketType.SNAPSHOT, [1, -1, 0, MAX_LEAD_CTICKS + 1, -1, []]),
+    (PacketType.SNAPSHOT, [1, -1, 0, 0, -2, []]),
+    (PacketType.SNAPSHOT, [1, -1, 0, 0.5, -1, []]),
     (PacketType.ROSTER, [1, [[0]]]),
     (PacketType.ROSTER, [1, [[MAX_PLAYERS_ON_WIRE, "a"]]]),
     (PacketType.ROSTER, [1, [[0, "a", "b"]]]),
@@ -376,7 +381,7 @@ def test_maps_and_ext_types_are_refused() -> None:
 
 
 def test_too_long_or_too_deep_msgpack_is_refused() -> None:
-    too_many_items = msgpack.packb(good_fields(PacketType.SNAPSHOT, [1, -1, 0, [1] * 1100]))
+    too_many_items = msgpack.packb(good_fields(PacketType.SNAPSHOT, [1, -1, 0, 0, -1, [1] * 1100]))
     assert len(too_many_items) <= MAX_PACKET_BYTES
     assert decode_reason(too_many_items) == "undecodable"
     too_deep = b"\x91" * (MAX_PACKET_BYTES - 1) + b"\xc0"

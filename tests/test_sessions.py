@@ -24,7 +24,9 @@ from netcode.connection import TIMEOUT_S
 from netcode.protocol import (CONNECT_REQUEST_MIN_BYTES, MAX_REDUNDANT_INPUTS, PROTOCOL_ID, PROTOCOL_VERSION,
                               ConnectRequest, Header, Inputs, PacketType, Refuse, Snapshot, decode,
                               decode_header, encode)
-from netcode.server import GAP_PATIENCE_TICKS, MAX_BACKLOG_INPUTS, MAX_CATCHUP_CREDIT, InputBuffer, ServerConfig, ServerSession
+from netcode.input_buffer import (GAP_PATIENCE_TICKS, MAX_BACKLOG_INPUTS, MAX_CATCHUP_CREDIT, BufferPolicy,
+                                  InputBuffer)
+from netcode.server import ServerConfig, ServerSession
 from netcode.transport import Address, MemoryNetwork, MemoryTransport
 
 TICK_RATE = 60
@@ -91,11 +93,12 @@ class Link:
 
 
 class Harness:
-    def __init__(self, max_players: int = 16, snapshot_rate: int = 30) -> None:
+    def __init__(self, max_players: int = 16, snapshot_rate: int = 30, input_buffer: str = "adaptive") -> None:
         self.clock = FakeClock(100.0)
         self.net = MemoryNetwork()
         self.rules = RecordingRules(TICK_RATE)
-        config = ServerConfig(tick_rate=TICK_RATE, snapshot_rate=snapshot_rate, max_players=max_players)
+        config = ServerConfig(tick_rate=TICK_RATE, snapshot_rate=snapshot_rate, max_players=max_players,
+                              input_buffer=BufferPolicy.parse(input_buffer))
         self.server = ServerSession(self.rules, self.net.endpoint(SERVER), config, self.clock.now())
         self.clients: list[ClientSession] = []
         self.links: dict[int, Link] = {}
@@ -132,7 +135,7 @@ class Harness:
         self.server.receive(now)
         self.server.tick_once(now)
         for c in running:
-            self.snapshots[id(c)] += c.receive(now)
+            self.snapshots[id(c)] += [r.snapshot for r in c.receive(now)]
 
     def ticks(self, n: int, send: Callable[[float], None] | None = None) -> None:
         for _ in range(n):
@@ -274,7 +277,7 @@ def test_refused_on_version_mismatch_naming_both_versions() -> None:
     header, message = decode(reply)
     assert isinstance(message, Refuse)
     assert "version" in message.reason
-    assert re.search(r"\b1\b", message.reason) and re.search(r"\b99\b", message.reason)
+    assert re.search(rf"\b{PROTOCOL_VERSION}\b", message.reason) and re.search(r"\b99\b", message.reason)
     assert len(reply) <= len(request)
     assert h.server.dropped["version"] == 1
     assert not h.server.clients
@@ -315,7 +318,7 @@ def test_malformed_datagrams_are_dropped_counted_and_harmless() -> None:
     raw.send(b"", SERVER, h.now)
     raw.send(b"\x00" * 5000, SERVER, h.now)
     raw.send(encode(Inputs(5, (1, 2), -1, -1), Header(PROTOCOL_VERSION, 0, -1, 0)), SERVER, h.now)
-    raw.send(msgpack.packb([PROTOCOL_ID, 1, 4, 0, -1, 0, 0, [True, [1], -1, -1]]), SERVER, h.now)
+    raw.send(msgpack.packb([PROTOCOL_ID, PROTOCOL_VERSION, 4, 0, -1, 0, 0, [True, [1], -1, -1]]), SERVER, h.now)
     # The connected client's own address sending garbage is dropped too, without losing its slot.
     h.link(a).inner.send(b"\x93\x01\x02", SERVER, h.now)
     h.server.receive(h.now)
@@ -429,7 +432,7 @@ def test_inputs_applied_exactly_once_in_order_despite_duplicates_loss_and_reorde
     assert h.slot(a).inputs.skipped == 0
     assert h.server.dropped["duplicate"] > 100
     assert a.last_applied_seq == len(sent_bits) - 1
-    assert not a.unconfirmed
+    assert not a.unacked
     assert_credit_rule(h.counts_since_join(a.player_id))
 
 
@@ -455,8 +458,8 @@ def test_flooding_client_gets_no_more_inputs_than_ticks() -> None:
     assert abs(end.x - start.x) <= len(counts) * h.rules.physics.max_speed
 
 
-def test_catch_up_after_a_stall_is_bounded() -> None:
-    h = Harness()
+def test_catch_up_after_a_stall_is_bounded_with_the_buffer_off() -> None:
+    h = Harness(input_buffer="off")
     a = h.connect()
     stall = {"until": 0}
     link = h.link(a)
@@ -485,8 +488,8 @@ def test_catch_up_after_a_stall_is_bounded() -> None:
     assert slot.inputs.last_applied_seq + len(slot.inputs.waiting) == a.next_input_seq - 1
 
 
-def test_gap_lost_beyond_redundancy_is_skipped_after_patience() -> None:
-    h = Harness()
+def test_gap_lost_beyond_redundancy_is_skipped_after_patience_with_the_buffer_off() -> None:
+    h = Harness(input_buffer="off")
     a = h.connect()
     link = h.link(a)
     blackout = {"on": False}
@@ -526,16 +529,29 @@ def test_gap_lost_beyond_redundancy_is_skipped_after_patience() -> None:
 
 
 # =============================================================================================
-# the input buffer on its own
+# the input buffer on its own, policy off (apply as soon as there, credit to catch up)
 # =============================================================================================
 
+class OffBuffer(InputBuffer):
+    """The buffer with policy off, driven without ticks or clocks: ``add(inputs)``, ``take()``."""
+
+    def __init__(self) -> None:
+        super().__init__(BufferPolicy("off"))
+
+    def add(self, inputs: Inputs, next_tick: int = 0, now: float = 0.0, next_tick_s=None) -> None:
+        super().add(inputs, next_tick, now, next_tick_s)
+
+    def take_for_tick(self, tick: int = 0, now: float = 0.0) -> list[int]:
+        return [bits for _, bits in super().take_for_tick(tick, now)]
+
+
 def test_input_buffer_credit_rule() -> None:
-    buf = InputBuffer()
+    buf = OffBuffer()
     buf.add(Inputs(9, tuple(range(10)), -1, -1))
     assert buf.take_for_tick() == [0]
     assert buf.take_for_tick() == [1]  # no credit yet: one per tick even with 8 waiting
     assert buf.credit == 0
-    buf2 = InputBuffer()
+    buf2 = OffBuffer()
     for _ in range(3):
         assert buf2.take_for_tick() == []
     assert buf2.credit == 3
@@ -545,7 +561,7 @@ def test_input_buffer_credit_rule() -> None:
 
 
 def test_input_buffer_credit_is_capped() -> None:
-    buf = InputBuffer()
+    buf = OffBuffer()
     for _ in range(100):
         buf.take_for_tick()
     assert buf.credit == MAX_CATCHUP_CREDIT
@@ -559,19 +575,19 @@ def test_input_buffer_credit_is_capped() -> None:
 
 
 def test_input_buffer_ignores_duplicates_old_and_far_future() -> None:
-    buf = InputBuffer()
+    buf = OffBuffer()
     buf.add(Inputs(2, (10, 11, 12), -1, -1))
     buf.add(Inputs(2, (90, 91, 92), -1, -1))  # the same numbers again: first copy wins
     assert [buf.take_for_tick() for _ in range(3)] == [[10], [11], [12]]
     buf.add(Inputs(1, (1, 1), -1, -1))  # already applied
-    assert buf.waiting == {}
+    assert not buf.waiting
     buf.add(Inputs(10_000, (5,), -1, -1))  # absurdly far ahead
-    assert buf.waiting == {}
+    assert not buf.waiting
     assert buf.last_applied_seq == 2
 
 
 def test_input_buffer_skips_a_gap_after_patience() -> None:
-    buf = InputBuffer()
+    buf = OffBuffer()
     buf.add(Inputs(0, (1,), -1, -1))
     assert buf.take_for_tick() == [1]
     buf.add(Inputs(5, (6,), -1, -1))  # inputs 1..4 lost for good
@@ -584,7 +600,7 @@ def test_input_buffer_skips_a_gap_after_patience() -> None:
 
 
 def test_empty_input_buffer_never_skips() -> None:
-    buf = InputBuffer()
+    buf = OffBuffer()
     for _ in range(GAP_PATIENCE_TICKS * 3):
         buf.take_for_tick()
     assert buf.skipped == 0 and buf.next_seq == 0 and buf.last_applied_seq == -1
@@ -665,7 +681,7 @@ def test_lost_roster_is_resent() -> None:
 def test_backlog_after_a_long_outage_is_trimmed_not_kept_as_lag() -> None:
     from netcode.protocol import Inputs
 
-    buffer = InputBuffer()
+    buffer = OffBuffer()
     for tick in range(60):  # a one-second outage: the server starves, credit caps out
         buffer.take_for_tick()
     # Then 60 inputs arrive at once (the client kept playing), in packets of 32 as sent.

@@ -22,6 +22,8 @@ from netcode.game_api import EntityState
 from netcode.interpolation import SLEW, InterpolationSettings, Interpolator
 from netcode.prediction import Predictor
 from netcode.smoothing import ErrorSmoother
+from netcode.switches import Switches
+from netcode.client import UnackedInputs
 
 TICK_RATE = 60
 SNAPSHOT_RATE = 30
@@ -100,7 +102,7 @@ def test_error_beyond_teleport_px_snaps_at_once() -> None:
 
 
 def test_disabled_smoother_adds_no_offset() -> None:
-    smoother = ErrorSmoother(smooth_ms=100, teleport_px=96, enabled=False)
+    smoother = ErrorSmoother(smooth_ms=100, teleport_px=96, switches=Switches(smoothing=False))
     smoother.on_correction(10.0, 10.0)
     assert smoother.offset == (0.0, 0.0)
     smoother.update(FRAME_S)
@@ -112,7 +114,7 @@ def test_switching_smoothing_off_mid_decay_clears_the_offset() -> None:
     smoother.on_correction(10.0, 0.0)
     smoother.update(FRAME_S)
     assert smoother.offset[0] != 0.0
-    smoother.enabled = False
+    smoother.switches.smoothing = False
     smoother.update(FRAME_S)
     assert smoother.offset == (0.0, 0.0)
 
@@ -134,8 +136,9 @@ def mover(tick: int, v_px_s: float = 120.0) -> dict[int, EntityState]:
     return {1: EntityState(100.0 + v_px_s * tick / TICK_RATE, 50.0, v_px_s, 0.0)}
 
 
-def make_interp(**settings) -> Interpolator:
-    return Interpolator(TICK_RATE, SNAPSHOT_RATE, InterpolationSettings(**settings))
+def make_interp(enabled: bool = True, extrapolation: bool = True, **settings) -> Interpolator:
+    switches = Switches(interpolation=enabled, extrapolation=extrapolation)
+    return Interpolator(TICK_RATE, SNAPSHOT_RATE, InterpolationSettings(**settings), switches)
 
 
 def test_positions_are_linear_between_two_snapshots_at_the_render_time() -> None:
@@ -355,6 +358,26 @@ RULES = SimRules(TICK_RATE)
 ME, OTHER = 0, 1
 
 
+class Pred:
+    """A predictor with the unacknowledged-input list it replays, as ``ClientFrame`` pairs them."""
+
+    def __init__(self) -> None:
+        self.unacked = UnackedInputs()
+        self.predictor = Predictor(RULES, ME, Switches())
+
+    def apply_input(self, seq: int, bits: int) -> None:
+        self.unacked.add(seq, bits)
+        self.predictor.apply_input(bits)
+
+    def reconcile(self, world: sim.World, last_input_seq: int, replay: bool = True):
+        self.unacked.trim_through(last_input_seq)
+        self.predictor.switches.reconciliation = replay
+        return self.predictor.reconcile(world, self.unacked)
+
+    def __getattr__(self, name: str):
+        return getattr(self.predictor, name)
+
+
 def two_player_world(gap_px: int = 40) -> sim.World:
     world = RULES.add_player(RULES.add_player(RULES.new_world(), ME), OTHER)
     me = world.player(ME)
@@ -368,14 +391,14 @@ def my_position(world: sim.World) -> tuple[float, float]:
 
 
 def test_apply_input_moves_the_local_player_at_once() -> None:
-    predictor = Predictor(RULES, ME)
+    predictor = Pred()
     predictor.reconcile(two_player_world(gap_px=200), last_input_seq=-1)
     start = predictor.local_entity()
     predictor.apply_input(0, sim.DOWN)
     after = predictor.local_entity()
     assert after.y_px > start.y_px
     assert after.x_px == start.x_px
-    assert list(predictor.pending) == [(0, sim.DOWN)]
+    assert list(predictor.unacked) == [(0, sim.DOWN)]
 
 
 def server_run(world: sim.World, my_inputs: list[int], other_inputs: list[int] | None = None) -> sim.World:
@@ -389,7 +412,7 @@ def server_run(world: sim.World, my_inputs: list[int], other_inputs: list[int] |
 
 def test_reconcile_replays_pending_inputs_and_reports_no_correction_when_server_agrees() -> None:
     start = two_player_world(gap_px=200)
-    predictor = Predictor(RULES, ME)
+    predictor = Pred()
     predictor.reconcile(start, last_input_seq=-1)
     my_inputs = [sim.RIGHT] * 6 + [sim.DOWN] * 6
     for seq, bits in enumerate(my_inputs):
@@ -399,7 +422,7 @@ def test_reconcile_replays_pending_inputs_and_reports_no_correction_when_server_
     server_world = server_run(start, my_inputs[:5])
     correction = predictor.reconcile(server_world, last_input_seq=4)
     assert correction is None
-    assert [seq for seq, _ in predictor.pending] == list(range(5, 12))
+    assert [seq for seq, _ in predictor.unacked] == list(range(5, 12))
     assert my_position(predictor.world) == my_position(predicted)
     assert predictor.replayed_inputs == 7
     # Replaying really happened: the result is the server state plus the 7 pending inputs.
@@ -408,7 +431,7 @@ def test_reconcile_replays_pending_inputs_and_reports_no_correction_when_server_
 
 def test_reconcile_reports_a_correction_when_another_player_pushed_us() -> None:
     start = two_player_world(gap_px=40)
-    predictor = Predictor(RULES, ME)
+    predictor = Pred()
     predictor.reconcile(start, last_input_seq=-1)
     my_inputs = [sim.RIGHT] * 10
     for seq, bits in enumerate(my_inputs):
@@ -424,12 +447,12 @@ def test_reconcile_reports_a_correction_when_another_player_pushed_us() -> None:
     assert correction.size_px == pytest.approx(math.hypot(correction.dx_px, correction.dy_px))
     assert correction.dx_px < 0  # we were pushed back, to the left
     assert correction.size_px > 1.0
-    assert len(predictor.pending) == 4
+    assert len(predictor.unacked) == 4
 
 
 def test_reconcile_without_replay_adopts_the_server_state() -> None:
     start = two_player_world(gap_px=200)
-    predictor = Predictor(RULES, ME)
+    predictor = Pred()
     predictor.reconcile(start, last_input_seq=-1)
     my_inputs = [sim.RIGHT] * 10
     for seq, bits in enumerate(my_inputs):
@@ -442,9 +465,9 @@ def test_reconcile_without_replay_adopts_the_server_state() -> None:
     assert correction is not None
     assert correction.dx_px == pytest.approx(my_position(server_world)[0] - before[0])
     assert correction.dx_px < 0
-    assert [seq for seq, _ in predictor.pending] == list(range(4, 10))
+    assert [seq for seq, _ in predictor.unacked] == list(range(4, 10))
     # With replay, the same snapshot would have needed no correction at all.
-    replaying = Predictor(RULES, ME)
+    replaying = Pred()
     replaying.reconcile(start, last_input_seq=-1)
     for seq, bits in enumerate(my_inputs):
         replaying.apply_input(seq, bits)
@@ -452,7 +475,7 @@ def test_reconcile_without_replay_adopts_the_server_state() -> None:
 
 
 def test_inputs_before_the_first_snapshot_are_replayed_onto_it() -> None:
-    predictor = Predictor(RULES, ME)
+    predictor = Pred()
     for seq in range(5):
         predictor.apply_input(seq, sim.RIGHT)
     assert predictor.local_entity() is None

@@ -7,7 +7,9 @@ the server receives and ticks, then every client runs one frame with a bot at th
 seeds give the same losses and delays, so every figure below is exactly repeatable, and a few
 seconds of game take a fraction of a second.
 
-The figures are the ones of DESIGN.md ("Measuring feel"), read from ``client.feel.stats(client)``.
+The figures are the client's stats fields (``docs/measuring.md``), read from ``client.stats()``.
+Clients may run at another frame rate than the server's 60 Hz: the clock then steps from one
+event (a server tick or a client frame) to the next.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from game import bots
 from game.bots import Bot
 from game.client import ClientOptions, GameClient, Switches
+from netcode.input_buffer import BufferPolicy
 from game.netgame import SimRules
 from netcode.clock import FakeClock
 from netcode.conditioner import PROFILES, LinkConditioner, LinkSettings
@@ -39,11 +42,12 @@ class Run:
 
 
 def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, seconds: float = 4.0,
-             seed: int = 1, loss_burst_s: tuple[float, float] | None = None) -> Run:
+             seed: int = 1, loss_burst_s: tuple[float, float] | None = None, fps: int = FPS,
+             input_buffer: str = "adaptive") -> Run:
     """Play ``seconds`` of fake time; ``loss_burst_s`` = (from, to) drops every datagram then."""
     clock = FakeClock()
     network = MemoryNetwork()
-    config = ServerConfig()
+    config = ServerConfig(input_buffer=BufferPolicy.parse(input_buffer))
     session = ServerSession(SimRules(config.tick_rate), network.endpoint(SERVER), config, clock.now())
     clients, conditioners = [], []
     for i, (switches, _) in enumerate(players):
@@ -53,19 +57,26 @@ def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, sec
         clients.append(GameClient(conditioner, SERVER, ClientOptions(name=f"bot{i}"), switches,
                                   clock.now()))
     burst = dataclasses.replace(link, loss_pct=100.0)
-    for frame in range(round(seconds * FPS)):
+    ticks = frames = 0
+    while ticks < round(seconds * config.tick_rate):
+        # Integer event times (in 1/(tick rate * fps) s) keep the order of events exact.
+        tick_at, frame_at = ticks * fps, frames * config.tick_rate
+        clock.advance(min(tick_at, frame_at) / (config.tick_rate * fps) - clock.now())
         now = clock.now()
         if loss_burst_s is not None:
             in_burst = loss_burst_s[0] <= now < loss_burst_s[1]
             for conditioner in conditioners:
                 conditioner.settings = burst if in_burst else link
-        session.receive(now)
-        session.tick_once(now)
-        for client, (_, bot) in zip(clients, players):
-            client.frame(now, FRAME_S, bot)
-        clock.advance(FRAME_S)
+        if tick_at <= frame_at:
+            session.receive(now)
+            session.tick_once(now)
+            ticks += 1
+        else:
+            for client, (_, bot) in zip(clients, players):
+                client.frame(now, 1 / fps, bot)
+            frames += 1
     run = Run(clients, conditioners, session)
-    run.stats = [client.feel.stats(client) for client in clients]
+    run.stats = [client.stats() for client in clients]
     for client, stats in zip(clients, run.stats):
         assert client.session.state.value == "connected"
         assert stats["snapshots_received"] > 0
@@ -95,7 +106,7 @@ def test_runs_repeat_exactly_with_the_same_seed() -> None:
 def test_prediction_on_shows_a_key_press_at_once() -> None:
     run = run_game([(Switches(), presses_bot())])
     stats, client = run.stats[0], run.clients[0]
-    assert len(client.feel.input_to_render) >= 8  # enough presses were timed
+    assert client.feel.input_to_render.count >= 8  # enough presses were timed
     assert stats["input_to_render_frames"] <= 1
     assert stats["snapshot_loss_pct"] > 0  # and that under a lossy link
 
@@ -120,7 +131,7 @@ def test_a_lone_player_is_never_corrected_under_wifi() -> None:
     assert stats["corrections"] == 0
     assert stats["visible_snap_px_max"] == 0.0
     # It did move (a player standing still is never corrected either).
-    assert client.predictor.local_entity().x_px != 100.0
+    assert client.net.predictor.local_entity().x_px != 100.0
 
 
 def test_two_pushers_are_corrected() -> None:
@@ -225,13 +236,13 @@ def test_switching_prediction_off_mid_game_takes_effect_at_once() -> None:
     bot = presses_bot()
     for frame in range(4 * FPS):
         if frame == 2 * FPS:
-            presses_on = list(client.feel.input_to_render)
+            presses_on = list(client.feel.input_to_render.recent)
             client.switches.prediction = False
         now = clock.now()
         session.receive(now)
         session.tick_once(now)
         client.frame(now, FRAME_S, bot)
         clock.advance(FRAME_S)
-    presses_off = client.feel.input_to_render[len(presses_on) + 1:]  # skip the one in flight
+    presses_off = list(client.feel.input_to_render.recent)[len(presses_on) + 1:]  # skip the one in flight
     assert presses_on and max(presses_on[1:]) <= 1
     assert presses_off and min(presses_off) >= 4
