@@ -57,7 +57,8 @@ MAX_TARGET_TICKS = 12
 LATE_SHARE_GOAL = 0.003  # adaptive: the share of inputs allowed to miss their tick (each costs a 0 and a 2)
 LATE_STEP_TICKS = 0.25  # adaptive: a late input raises the target by this much ...
 EARLY_STEP_TICKS = LATE_STEP_TICKS * LATE_SHARE_GOAL / (1 - LATE_SHARE_GOAL)  # ... an in-time one lowers it
-RAISE_COOLDOWN_TICKS = 60  # after a raise, the client needs about a second to follow it: no second raise
+MAX_RAISE_TICKS = 1.0  # adaptive: the most one late packet raises the target
+RAISE_COOLDOWN_TICKS = 30  # after a raise the client needs a while to follow: no second raise before
 LEAD_MEAN_WINDOW = 30  # arrivals (0.5 s at 60 Hz): the mean the client's clock steers
 LEAD_CLAMP_TICKS = 8  # one outlier's pull on the mean is bounded
 REANCHOR_LATE_TICKS = 4  # a newest input this late moves the schedule (see ``_on_newest``)
@@ -134,9 +135,9 @@ class InputBuffer:
         self.skipped = 0
         self.reanchors = 0  # times the schedule moved later because the client fell behind
         self.leads: deque[float] = deque(maxlen=LEAD_MEAN_WINDOW)
-        # The lead the client should aim for; adaptive policy: moved by every due input (_judge_due).
+        # The lead the client should aim for; adaptive policy: moved by every arrival (_adapt).
         self.target_ticks = float(policy.fixed_ticks if policy.mode == "fixed" else INITIAL_LEAD_TICKS)
-        self.late = 0  # due inputs that were not there at their tick
+        self.late = 0  # inputs that arrived after their tick began (scheduled policies)
         self.ticks_since_raise = RAISE_COOLDOWN_TICKS
         self.recent_waits_s: deque[float] = deque(maxlen=WAIT_WINDOW)
         self.wait_ms = RunningMean()
@@ -151,22 +152,32 @@ class InputBuffer:
         first = inputs.newest_seq - len(inputs.bits) + 1
         if self.ticks_seen is None:
             self.ticks_seen = 0
-        newest_is_new = self._accepts(inputs.newest_seq) and inputs.newest_seq not in self.waiting
-        for offset, bits in enumerate(inputs.bits):
-            seq = first + offset
-            if self._accepts(seq) and seq not in self.waiting:
-                self.waiting[seq] = Arrival(bits, now)
-                self.newest_seen = max(self.newest_seen, seq)
-        if newest_is_new and self.policy.scheduled:
-            # The part of a tick left before the next one runs: an input that lands just after a
-            # tick waits almost a whole tick more than one that lands just before the next.
-            left = 0.0 if next_tick_s is None else (next_tick_s - now) * self.tick_rate
-            self._on_newest(inputs.newest_seq, next_tick, max(0.0, min(1.0, left)))
+        new_seqs = [first + i for i, bits in enumerate(inputs.bits) if self._store(first + i, bits, now)]
+        if not new_seqs or not self.policy.scheduled:
+            return
+        # The part of a tick left before the next one runs: an input that lands just after a
+        # tick waits almost a whole tick more than one that lands just before the next.
+        left = 0.0 if next_tick_s is None else max(0.0, min(1.0, (next_tick_s - now) * self.tick_rate))
+        reanchored = new_seqs[-1] == inputs.newest_seq and self._on_newest(inputs.newest_seq, next_tick, left)
+        if reanchored:
+            return  # falling behind is not jitter: nothing to learn from this packet
+        leads_ticks = [seq + self.offset - next_tick + left for seq in new_seqs]
+        self.late += sum(1 for lead in leads_ticks if lead < 0)
+        if self.policy.mode == "adaptive":
+            self._adapt(leads_ticks)
+
+    def _store(self, seq: int, bits: int, now: float) -> bool:
+        """Keep a newly arrived input; False for one already here, applied, or absurdly far ahead."""
+        if not self._accepts(seq) or seq in self.waiting:
+            return False
+        self.waiting[seq] = Arrival(bits, now)
+        self.newest_seen = max(self.newest_seen, seq)
+        return True
 
     def _accepts(self, seq: int) -> bool:
         return self.next_seq <= seq < self.next_seq + MAX_INPUTS_AHEAD
 
-    def _on_newest(self, seq: int, next_tick: int, tick_left: float) -> None:
+    def _on_newest(self, seq: int, next_tick: int, tick_left: float) -> bool:
         """Measure the lead of the client's newest input: how early its clock runs for us.
 
         Only the newest input of a packet says where the client's clock is now; older ones
@@ -176,12 +187,14 @@ class InputBuffer:
         a few percent at a time, catches up. The schedule only ever moves later, so the client
         can never gain inputs by it.
         """
-        if self.offset is None or seq + self.offset - next_tick < -REANCHOR_LATE_TICKS:
+        reanchor = self.offset is None or seq + self.offset - next_tick < -REANCHOR_LATE_TICKS
+        if reanchor:
             self.reanchors += self.offset is not None
             self.offset = next_tick + self._aim_ticks() - seq
             self.leads.clear()  # the old phase, and the fall behind, are not jitter
         lead = max(-LEAD_CLAMP_TICKS, min(LEAD_CLAMP_TICKS, seq + self.offset - next_tick + tick_left))
         self.leads.append(lead)
+        return reanchor
 
     def _aim_ticks(self) -> int:
         """The lead to give the client's newest input when the schedule is (re)set."""
@@ -200,7 +213,7 @@ class InputBuffer:
 
     def _take_scheduled(self, tick: int, now: float) -> list[tuple[int, int]]:
         due_seq = tick - self.offset  # the newest input number due by this tick
-        self._judge_due(due_seq)
+        self.ticks_since_raise += 1
         # Never past the newest input received: a client that paused sending is not late yet.
         self._drop_older_than(min(due_seq - MAX_LATE_TICKS, self.newest_seen))
         taken: list[tuple[int, int]] = []
@@ -211,26 +224,25 @@ class InputBuffer:
                 break
         return taken
 
-    def _judge_due(self, due_seq: int) -> None:
-        """Was the input due now here in time? Adaptive: nudge the target lead either way.
+    def _adapt(self, leads_ticks: list[float]) -> None:
+        """Policy adaptive: learn the target lead from whether this packet's inputs came in time.
 
-        A late input raises the target by ``LATE_STEP_TICKS``; each one in time lowers it by a
-        sliver, sized so that the two balance when ``LATE_SHARE_GOAL`` of inputs are late. So
-        the target settles wherever that share is met, whatever made inputs late: jitter, loss
-        (a lost input comes a tick later, with the next packet), or the client's frame timing.
+        An input that arrived after its tick began (lead below 0) missed it: raise the target by
+        as much as it was late (at least ``LATE_STEP_TICKS``, at most ``MAX_RAISE_TICKS``), then
+        wait ``RAISE_COOLDOWN_TICKS`` for the client's clock to follow before raising again.
+        Each input in time lowers the target by a sliver, sized so that the two balance when about
+        ``LATE_SHARE_GOAL`` of inputs are late. So the target settles wherever that share is met,
+        whatever made inputs late: jitter, loss (a lost input comes a tick later, with the next
+        packet), or the client's frame timing.
         """
-        if due_seq < self.next_seq:
-            return  # already applied (it came early and caught up), or skipped
-        in_time = due_seq in self.waiting
-        self.late += not in_time
-        self.ticks_since_raise += 1
-        if self.policy.mode != "adaptive":
-            return
-        if in_time:
-            self.target_ticks = max(0.0, self.target_ticks - EARLY_STEP_TICKS)
-        elif self.ticks_since_raise >= RAISE_COOLDOWN_TICKS:  # lates while it follows are one event
-            self.target_ticks = min(MAX_TARGET_TICKS, self.target_ticks + LATE_STEP_TICKS)
-            self.ticks_since_raise = 0
+        late_by = -min(leads_ticks)
+        if late_by > 0:
+            if self.ticks_since_raise >= RAISE_COOLDOWN_TICKS:
+                raise_ticks = max(LATE_STEP_TICKS, min(MAX_RAISE_TICKS, late_by))
+                self.target_ticks = min(MAX_TARGET_TICKS, self.target_ticks + raise_ticks)
+                self.ticks_since_raise = 0
+        else:
+            self.target_ticks = max(0.0, self.target_ticks - EARLY_STEP_TICKS * len(leads_ticks))
 
     def _take_unscheduled(self, now: float) -> list[tuple[int, int]]:
         if self.next_seq not in self.waiting:

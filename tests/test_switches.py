@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from game import bots
 from game.bots import Bot
 from game.client import ClientOptions, GameClient, Switches
 from netcode.input_buffer import BufferPolicy
+from tools.trace_analysis import load_jsonl, local_figures, one_input_pct, remote_figures
 from game.netgame import SimRules
 from netcode.clock import FakeClock
 from netcode.conditioner import PROFILES, LinkConditioner, LinkSettings
@@ -39,23 +41,29 @@ class Run:
     conditioners: list[LinkConditioner]
     session: ServerSession
     stats: list[dict[str, object]] = field(default_factory=list)
+    server_trace: list[dict] = field(default_factory=list)  # one record per tick, when traced
+    client_traces: list[list[dict]] = field(default_factory=list)  # one list of frames per client
 
 
 def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, seconds: float = 4.0,
              seed: int = 1, loss_burst_s: tuple[float, float] | None = None, fps: int = FPS,
-             input_buffer: str = "adaptive") -> Run:
+             input_buffer: str = "adaptive", trace_dir: Path | None = None) -> Run:
     """Play ``seconds`` of fake time; ``loss_burst_s`` = (from, to) drops every datagram then."""
     clock = FakeClock()
     network = MemoryNetwork()
     config = ServerConfig(input_buffer=BufferPolicy.parse(input_buffer))
     session = ServerSession(SimRules(config.tick_rate), network.endpoint(SERVER), config, clock.now())
+    server_trace: list[dict] = []
+    if trace_dir is not None:
+        session.tracer = server_trace.append
     clients, conditioners = [], []
     for i, (switches, _) in enumerate(players):
         endpoint = network.endpoint((f"10.0.0.{i + 2}", 5000))
         conditioner = LinkConditioner(endpoint, link, seed * 100 + i)
         conditioners.append(conditioner)
-        clients.append(GameClient(conditioner, SERVER, ClientOptions(name=f"bot{i}"), switches,
-                                  clock.now()))
+        trace_path = None if trace_dir is None else trace_dir / f"client{i}.jsonl"
+        clients.append(GameClient(conditioner, SERVER, ClientOptions(name=f"bot{i}", trace_path=trace_path),
+                                  switches, clock.now()))
     burst = dataclasses.replace(link, loss_pct=100.0)
     ticks = frames = 0
     while ticks < round(seconds * config.tick_rate):
@@ -75,8 +83,12 @@ def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, sec
             for client, (_, bot) in zip(clients, players):
                 client.frame(now, 1 / fps, bot)
             frames += 1
-    run = Run(clients, conditioners, session)
+    run = Run(clients, conditioners, session, server_trace=server_trace)
     run.stats = [client.stats() for client in clients]
+    for i, client in enumerate(clients):
+        client.close()
+        if trace_dir is not None:
+            run.client_traces.append(load_jsonl(trace_dir / f"client{i}.jsonl"))
     for client, stats in zip(clients, run.stats):
         assert client.session.state.value == "connected"
         assert stats["snapshots_received"] > 0
@@ -246,3 +258,60 @@ def test_switching_prediction_off_mid_game_takes_effect_at_once() -> None:
     presses_off = list(client.feel.input_to_render.recent)[len(presses_on) + 1:]  # skip the one in flight
     assert presses_on and max(presses_on[1:]) <= 1
     assert presses_off and min(presses_off) >= 4
+
+
+# --- smoothness, measured against the server's per-tick truth ---------------------------------------
+#
+# A line bot holds one direction at full speed and turns at walls; an idle observer watches it.
+# The server's trace is the truth: where the line bot really was on every tick.
+
+LINE_SECONDS = 12.0
+
+
+def line_and_observer(tmp_path: Path, line_switches: Switches = Switches(), input_buffer: str = "adaptive",
+                      fps: int = FPS) -> tuple[Run, dict, dict]:
+    run = run_game([(line_switches, bots.line_bot()), (Switches(), bots.idle_bot())], seconds=LINE_SECONDS,
+                   input_buffer=input_buffer, fps=fps, trace_dir=tmp_path)
+    line_id = run.clients[0].session.player_id
+    slot = next(s for s in run.session.clients.values() if s.player_id == line_id)
+    remote = remote_figures(run.client_traces[1], run.server_trace, line_id, 60)
+    return run, remote, slot.inputs.histogram.as_dict()
+
+
+def test_the_input_buffer_gives_a_steady_player_one_input_per_tick_under_wifi(tmp_path: Path) -> None:
+    run, remote, line_ticks = line_and_observer(tmp_path)
+    server = run.session.stats()
+    assert one_input_pct(line_ticks) >= 99.0
+    assert server["input_buffer_ms_mean"] <= 20 + 1000 / 60  # the wifi jitter plus one tick
+    # So the observer draws the line bot at its true speed, judged against the server's trace.
+    assert remote["remote_speed_frames"] >= 300
+    assert remote["remote_speed_off_pct"] <= 3.0
+    assert remote["remote_true_error_px_mean"] <= 2.0
+
+
+def test_without_the_input_buffer_the_server_track_is_a_staircase(tmp_path: Path) -> None:
+    run, remote, line_ticks = line_and_observer(tmp_path, input_buffer="off")
+    assert one_input_pct(line_ticks) <= 60.0  # 0, 2, 1, 0, 2 ... inputs per tick
+    assert remote["remote_speed_off_pct"] >= 15.0  # and the observer draws that faithfully
+    # The figure that compares with the snapshots cannot see it: they hold the staircase too.
+    assert run.stats[1]["remote_error_px_mean"] <= 1.0
+
+
+def test_without_time_dilation_the_buffer_keeps_whatever_depth_the_first_input_found(tmp_path: Path) -> None:
+    on = line_and_observer(tmp_path / "on")[0].session.stats()
+    off = line_and_observer(tmp_path / "off", Switches(time_dilation=False))[0].session.stats()
+    # The line bot's clock never adjusts, so its inputs wait longer than they need to.
+    assert off["input_buffer_ms_mean"] >= on["input_buffer_ms_mean"] + 5.0
+
+
+def test_the_local_player_moves_evenly_at_144_fps_and_a_press_shows_at_once(tmp_path: Path) -> None:
+    run, _, _ = line_and_observer(tmp_path, fps=144)
+    frames, line_id = run.client_traces[0], run.clients[0].session.player_id
+    drawn = local_figures(frames, run.server_trace, line_id, 60)
+    assert drawn["local_speed_frames"] >= 800
+    assert drawn["local_speed_off_pct"] <= 3.0
+    # Drawing the newest predicted tick instead (no blend) moves 5.3 px on some frames, 0 on others.
+    newest_tick = [dict(f, local=f["predicted"], alpha=1.0) for f in frames]
+    assert local_figures(newest_tick, run.server_trace, line_id, 60)["local_speed_off_pct"] >= 30.0
+    presses = run_game([(Switches(), presses_bot())], fps=144).stats[0]
+    assert presses["input_to_render_frames"] == 0

@@ -26,9 +26,9 @@ Both figures come in two kinds:
   (``± 0.05 s`` for remotes, ``± 3 inputs`` for the local player) so that a staircase in the
   truth itself does not pass for a stop; a drawing that reproduces the staircase is then
   penalised through its own jumpy drawn speed. Only frames *away from turns* are counted: the
-  true windowed speed must be at least 90 % of the top speed at every tick (or input) within
-  ``± 0.15 s`` of the frame's place, which leaves out about 0.3 s around each reversal or stop,
-  where "the right speed" is ill defined.
+  true track must cover at least 90 % of the top speed's distance over ``± 0.15 s`` around the
+  frame's place, which leaves out the time around each reversal or stop (about 0.3 s for a
+  reversal at a wall), where "the right speed" is ill defined.
 
 The local player's truth is indexed by input number, not by tick: a lone player moves once per
 input, wherever the input lands in time, so its motion is a pure function of its inputs. The
@@ -51,7 +51,7 @@ import numpy as np
 TOP_SPEED_PX_S = 320.0
 SPEED_HALF_WINDOW_S = 0.05  # true remote speed: |p(r + 0.05 s) - p(r - 0.05 s)| / 0.1 s
 SPEED_HALF_WINDOW_INPUTS = 3  # true local speed: over ± 3 inputs
-TURN_HALF_WINDOW_S = 0.15  # a counted frame has no slow true speed within ± 0.15 s
+TURN_HALF_WINDOW_S = 0.15  # a counted frame's true track covers >= 90 % of top speed over ± 0.15 s
 STEADY_SPEED_FRACTION = 0.90  # "not slow": at least 90 % of the top speed
 SPEED_OFF_FRACTION = 0.15  # a drawn speed more than 15 % away from the true one is "off"
 HISTOGRAM_KEYS = ("0", "1", "2", "3+")
@@ -104,23 +104,15 @@ class Track:
         speed = np.hypot(step[:, 0], step[:, 1]) / (2 * half_window)
         return np.where(self.covers(before) & self.covers(after), speed, np.nan)
 
-    def steady(self, at: np.ndarray, speed_half_window: float, turn_half_window: float,
-               min_speed_px_per_key: float) -> np.ndarray:
-        """True where every sample within ``± turn_half_window`` of ``at`` moves fast enough.
+    def steady(self, at: np.ndarray, turn_half_window: float, min_speed_px_per_key: float) -> np.ndarray:
+        """True where the track's mean speed over ``at ± turn_half_window`` is at least the minimum.
 
-        A sample is fast enough when its windowed speed is at least ``min_speed_px_per_key``
-        (a sample whose speed window leaves the track is not). The whole turn window must lie
-        inside the track and hold at least one sample.
+        A turn or a stop inside the window shortens the distance covered, so it fails; a
+        staircase (0, 2, 1 inputs per tick) does not, because over the whole window it still
+        covers the full distance. NaN (the window leaves the track) is never steady.
         """
-        at = np.asarray(at, dtype=float)
-        if len(self) < 2:
-            return np.zeros(at.shape, dtype=bool)
-        fast = self.windowed_speed_px_per_key(self.key, speed_half_window) >= min_speed_px_per_key
-        slow_before = np.concatenate(([0], np.cumsum(~fast)))  # slow samples before index i
-        lo = np.searchsorted(self.key, at - turn_half_window, side="left")
-        hi = np.searchsorted(self.key, at + turn_half_window, side="right")
-        inside = self.covers(at - turn_half_window) & self.covers(at + turn_half_window)
-        return inside & (hi > lo) & (slow_before[hi] == slow_before[lo])
+        speed = self.windowed_speed_px_per_key(np.asarray(at, dtype=float), turn_half_window)
+        return np.nan_to_num(speed, nan=-1.0) >= min_speed_px_per_key
 
 
 def _make_track(keys: Sequence[float], positions_px: Sequence[Sequence[float]]) -> Track:
@@ -191,8 +183,7 @@ def _speed_off(clock_s: np.ndarray, drawn_px: np.ndarray, at: np.ndarray, track:
     step = np.diff(drawn_px, axis=0)
     moved_px = np.hypot(step[:, 0], step[:, 1])  # NaN unless drawn in both frames
     here = at[1:]
-    steady = track.steady(here, speed_half_window, turn_half_window,
-                          STEADY_SPEED_FRACTION * top_speed_px_s / keys_per_s)
+    steady = track.steady(here, turn_half_window, STEADY_SPEED_FRACTION * top_speed_px_s / keys_per_s)
     counted = (dt_s > 0) & np.isfinite(moved_px) & steady
     frames = int(counted.sum())
     if not frames:
