@@ -26,7 +26,6 @@ Colours for players come from ``assets/palette.json`` (a list of ``[r, g, b]``),
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -275,7 +274,7 @@ class Renderer:
         chip_h = self._line_px["small"] + PAD_PX
         x, y = MARGIN_PX, ARENA_H_PX - MARGIN_PX - chip_h
         for name, on in switches.items():
-            label = self._text.get("small", name, TEXT)
+            label = self._text.get("small", name.replace("_", " "), TEXT)
             state = self._text.get("small", "ON" if on else "off", SWITCH_ON if on else SWITCH_OFF)
             chip_w = label.get_width() + state.get_width() + 3 * PAD_PX
             if x + chip_w > right_limit and x > MARGIN_PX:

@@ -43,6 +43,7 @@ import dataclasses
 import heapq
 import random
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 from netcode.transport import Address, Transport
 
@@ -121,10 +122,26 @@ class _Held:
     addr: Address = dataclasses.field(compare=False)
 
 
+class Fate(NamedTuple):
+    """What the conditioner decided for one datagram (or one copy of it), for a watcher."""
+
+    direction: str  # "out" (sent by this end) or "in" (arriving at this end)
+    data: bytes
+    peer: Address
+    sent_s: float
+    release_s: float | None  # None: lost
+    copy: int = 0  # 1 for the second copy of a duplicated datagram
+
+
+Observer = Callable[[Fate], None]
+
+
 class _Path:
     """One direction's queue: loss, duplication, delay and ordering for its datagrams."""
 
-    def __init__(self) -> None:
+    def __init__(self, direction: str) -> None:
+        self.direction = direction
+        self.observer: Observer | None = None  # told every datagram's fate (the lab draws them)
         self.heap: list[_Held] = []
         self.last_release_s: dict[Address, float] = {}
         self.next_seq = 0
@@ -137,13 +154,20 @@ class _Path:
         """Decide this datagram's fate; ``addr`` is the peer (destination out, source in)."""
         if _chance(rng, settings.loss_pct):
             self.dropped += 1
+            self.tell(data, addr, now, None)
             return
         copies = 1
         if _chance(rng, settings.dup_pct):
             copies = 2
             self.duplicated += 1
-        for _ in range(copies):
-            self._hold(data, addr, self._release_time_s(addr, now, settings, rng))
+        for copy in range(copies):
+            release_s = self._release_time_s(addr, now, settings, rng)
+            self._hold(data, addr, release_s)
+            self.tell(data, addr, now, release_s, copy)
+
+    def tell(self, data: bytes, addr: Address, now: float, release_s: float | None, copy: int = 0) -> None:
+        if self.observer is not None:
+            self.observer(Fate(self.direction, data, addr, now, release_s, copy))
 
     def _release_time_s(self, addr: Address, now: float,
                         settings: LinkSettings, rng: random.Random) -> float:
@@ -212,8 +236,12 @@ class LinkConditioner:
         self.inner = inner
         self.settings = settings
         self.rng = random.Random(seed)
-        self._out = _Path()
-        self._in = _Path()
+        self._out = _Path("out")
+        self._in = _Path("in")
+
+    def watch(self, observer: Observer | None) -> None:
+        """Call ``observer`` with the fate of every datagram from now on (None to stop)."""
+        self._out.observer = self._in.observer = observer
 
     @property
     def local_address(self) -> Address:
@@ -245,6 +273,7 @@ class LinkConditioner:
         if self._passes_through(self._out):
             self.flush(now)
             self.inner.send(data, addr, now)
+            self._out.tell(data, addr, now, now)
             return
         self._out.admit(bytes(data), addr, now, self.settings, self.rng)
         self.flush(now)
@@ -253,6 +282,8 @@ class LinkConditioner:
         self.flush(now)
         arrived = self.inner.receive(now)
         if self._passes_through(self._in):
+            for data, addr in arrived:
+                self._in.tell(data, addr, now, now)
             return arrived
         for data, addr in arrived:
             self._in.admit(data, addr, now, self.settings, self.rng)

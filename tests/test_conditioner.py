@@ -474,3 +474,31 @@ def test_property_delivery_is_bounded_in_time_and_count(
         assert indices == sorted(indices)
         assert all(d.delay_ms <= latest_ms + EPS_MS for d in deliveries)
     assert cond.held_count == 0
+
+
+@pytest.mark.parametrize("side", ["out", "in"])
+def test_a_watcher_is_told_every_datagrams_fate_matching_the_deliveries(side: str) -> None:
+    net = MemoryNetwork()
+    a, b = net.endpoint(A), net.endpoint(B)
+    link = LinkSettings(lag_ms=80, jitter_ms=10, loss_pct=20, dup_pct=20)
+    cond = LinkConditioner(a if side == "out" else b, link, 3)
+    fates = []
+    cond.watch(fates.append)
+    sender, receiver = (cond, b) if side == "out" else (a, cond)
+    delivered = []
+    for i in range(300):
+        sender.send(_packet(i), B, i * 0.01)
+        if side == "in":
+            delivered += [_index(d) for d, _ in cond.receive(i * 0.01)]
+    if side == "out":
+        cond.flush(100.0)
+        delivered = [_index(d) for d, _ in receiver.receive(100.0)]
+    else:
+        delivered += [_index(d) for d, _ in cond.receive(100.0)]
+    assert {f.direction for f in fates} == {side}
+    lost = [f for f in fates if f.release_s is None]
+    copies = [f for f in fates if f.release_s is not None]
+    assert len(lost) == (cond.dropped_out if side == "out" else cond.dropped_in) > 20
+    assert sum(f.copy for f in fates) == cond.duplicated > 20
+    assert sorted(_index(f.data) for f in copies) == sorted(delivered)
+    assert all(f.release_s >= f.sent_s + 0.03 for f in copies)  # 40 ms each way, minus jitter

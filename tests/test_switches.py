@@ -1,98 +1,27 @@
 """Each switch's effect on the feel figures, whole clients against a server, on a fake clock.
 
-A ``ServerSession`` and one or two ``GameClient``s run in this process over a ``MemoryNetwork``.
-Each client's transport is wrapped in a seeded ``LinkConditioner`` (the client-side conditioner
-gives the link its whole ``lag_ms`` of extra round trip), and a ``FakeClock`` steps 1/60 s frames:
-the server receives and ticks, then every client runs one frame with a bot at the keys. The same
-seeds give the same losses and delays, so every figure below is exactly repeatable, and a few
-seconds of game take a fraction of a second.
-
-The figures are the client's stats fields (``docs/measuring.md``), read from ``client.stats()``.
-Clients may run at another frame rate than the server's 60 Hz: the clock then steps from one
-event (a server tick or a client frame) to the next.
+The games are played by ``tools.scenarios.run_game``: a ``ServerSession`` and one or two
+``GameClient``s in this process, over a ``MemoryNetwork`` behind seeded link conditioners, on a
+``FakeClock``. The same seeds give the same losses and delays, so every figure below is exactly
+repeatable, and a few seconds of game take a fraction of a second. The figures are the client's
+stats fields (``docs/measuring.md``), read from ``client.stats()``.
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+
 from pathlib import Path
 
 from game import bots
 from game.bots import Bot
 from game.client import ClientOptions, GameClient, Switches
-from netcode.input_buffer import BufferPolicy
-from tools.trace_analysis import load_jsonl, local_figures, one_input_pct, remote_figures
 from game.netgame import SimRules
 from netcode.clock import FakeClock
-from netcode.conditioner import PROFILES, LinkConditioner, LinkSettings
+from netcode.conditioner import LinkConditioner
 from netcode.server import ServerConfig, ServerSession
-from netcode.transport import Address, MemoryNetwork
-
-SERVER: Address = ("10.0.0.1", 7777)
-FPS = 60
-FRAME_S = 1 / FPS
-WIFI = PROFILES["wifi"]  # 100 ms lag, 20 ms jitter, 5% loss
-WIFI_NO_LOSS = dataclasses.replace(WIFI, loss_pct=0.0)
-
-
-@dataclass
-class Run:
-    clients: list[GameClient]
-    conditioners: list[LinkConditioner]
-    session: ServerSession
-    stats: list[dict[str, object]] = field(default_factory=list)
-    server_trace: list[dict] = field(default_factory=list)  # one record per tick, when traced
-    client_traces: list[list[dict]] = field(default_factory=list)  # one list of frames per client
-
-
-def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, seconds: float = 4.0,
-             seed: int = 1, loss_burst_s: tuple[float, float] | None = None, fps: int = FPS,
-             input_buffer: str = "adaptive", trace_dir: Path | None = None) -> Run:
-    """Play ``seconds`` of fake time; ``loss_burst_s`` = (from, to) drops every datagram then."""
-    clock = FakeClock()
-    network = MemoryNetwork()
-    config = ServerConfig(input_buffer=BufferPolicy.parse(input_buffer))
-    session = ServerSession(SimRules(config.tick_rate), network.endpoint(SERVER), config, clock.now())
-    server_trace: list[dict] = []
-    if trace_dir is not None:
-        session.tracer = server_trace.append
-    clients, conditioners = [], []
-    for i, (switches, _) in enumerate(players):
-        endpoint = network.endpoint((f"10.0.0.{i + 2}", 5000))
-        conditioner = LinkConditioner(endpoint, link, seed * 100 + i)
-        conditioners.append(conditioner)
-        trace_path = None if trace_dir is None else trace_dir / f"client{i}.jsonl"
-        clients.append(GameClient(conditioner, SERVER, ClientOptions(name=f"bot{i}", trace_path=trace_path),
-                                  switches, clock.now()))
-    burst = dataclasses.replace(link, loss_pct=100.0)
-    ticks = frames = 0
-    while ticks < round(seconds * config.tick_rate):
-        # Integer event times (in 1/(tick rate * fps) s) keep the order of events exact.
-        tick_at, frame_at = ticks * fps, frames * config.tick_rate
-        clock.advance(min(tick_at, frame_at) / (config.tick_rate * fps) - clock.now())
-        now = clock.now()
-        if loss_burst_s is not None:
-            in_burst = loss_burst_s[0] <= now < loss_burst_s[1]
-            for conditioner in conditioners:
-                conditioner.settings = burst if in_burst else link
-        if tick_at <= frame_at:
-            session.receive(now)
-            session.tick_once(now)
-            ticks += 1
-        else:
-            for client, (_, bot) in zip(clients, players):
-                client.frame(now, 1 / fps, bot)
-            frames += 1
-    run = Run(clients, conditioners, session, server_trace=server_trace)
-    run.stats = [client.stats() for client in clients]
-    for i, client in enumerate(clients):
-        client.close()
-        if trace_dir is not None:
-            run.client_traces.append(load_jsonl(trace_dir / f"client{i}.jsonl"))
-    for client, stats in zip(clients, run.stats):
-        assert client.session.state.value == "connected"
-        assert stats["snapshots_received"] > 0
-    return run
+from netcode.transport import MemoryNetwork
+from tools.scenarios import FPS, FRAME_S, SERVER, WIFI_NO_LOSS, Run, run_game
+from tools.trace_analysis import local_figures, one_input_pct, remote_figures
 
 
 def presses_bot() -> Bot:
