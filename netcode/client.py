@@ -34,6 +34,7 @@ from .transport import Address, Transport
 
 CONNECT_RETRY_S = 0.25
 CONNECT_TIMEOUT_S = 5.0
+MAX_NAMES_SEEN = 256  # a bound on the names remembered for the final figures (joins churn)
 MAX_UNACKED_INPUTS = 180  # 3 s at 60 Hz: a server that acknowledges nothing cannot grow it further
 
 
@@ -98,7 +99,7 @@ class ClientSession:
         self.newest_world: World | None = None  # its state, decoded (None without a decoder)
         self.state_decoder: Callable[[int, Sequence[int]], World] | None = None  # set once the rules are known
         self.roster: dict[int, str] = {}
-        self.names_seen: set[str] = set()  # everyone who was on the roster while we played
+        self.names_seen: dict[str, None] = {}  # everyone on the roster while we played (first MAX_NAMES_SEEN)
         self.roster_version = -1
         self.dropped = DropCounter()
         self.snapshots_received = 0
@@ -200,7 +201,9 @@ class ClientSession:
             if message.version > self.roster_version:
                 self.roster_version = message.version
                 self.roster = dict(message.players)
-                self.names_seen.update(self.roster.values())
+                for name in self.roster.values():
+                    if len(self.names_seen) < MAX_NAMES_SEEN:
+                        self.names_seen.setdefault(name)
         elif isinstance(message, Disconnect):
             self.state = ClientState.DISCONNECTED
             self.reason = f"server closed the connection: {message.reason}"

@@ -21,7 +21,8 @@ from .transport import Address
 TIMEOUT_S = 5.0
 KEEPALIVE_INTERVAL_S = 0.25
 SENT_HISTORY = 256  # how many of our recent packets we can still match to an ack
-RTT_SAMPLES_KEPT = 4096
+SENT_FORGET_S = 2.0  # a packet unacknowledged this long was lost: stop waiting for its ack
+RTT_SAMPLES_KEPT = 512  # the percentiles cover the last 512 round trips (about 20 s)
 RTT_GAIN = 1 / 8
 
 
@@ -56,8 +57,9 @@ class Connection:
 
     def _remember_sent(self, seq: int, now: float) -> None:
         self.sent_at_s[seq] = now
-        if len(self.sent_at_s) > SENT_HISTORY:
-            # Dicts keep insertion order: the first key is the oldest packet still unacked.
+        # Dicts keep insertion order: the first key is the oldest packet still unacked.
+        while self.sent_at_s and (len(self.sent_at_s) > SENT_HISTORY
+                                  or next(iter(self.sent_at_s.values())) < now - SENT_FORGET_S):
             del self.sent_at_s[next(iter(self.sent_at_s))]
 
     def needs_keepalive(self, now: float) -> bool:
