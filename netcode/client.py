@@ -26,7 +26,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from .connection import Connection
 from .game_api import World
-from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, Accept, ConnectRequest,
+from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, Accept, ConnectRequest, PacketType,
                        Disconnect, Inputs, KeepAlive, PacketError, Refuse, Roster, Snapshot, decode_header,
                        decode_body)
 from .stats import DropCounter, RateMeter, mean, percentile
@@ -173,6 +173,11 @@ class ClientSession:
     def _decode(self, data: bytes, now: float) -> Received | None:
         ptype, header, body = decode_header(data)
         if header.version != PROTOCOL_VERSION:
+            # A refusal's body is one string in every version, so a server of another version
+            # can still tell us why (it names both versions); anything else of theirs is noise.
+            if ptype == PacketType.REFUSE:
+                self._on_refuse(decode_body(ptype, body))
+                return None
             raise PacketError("version", f"server {header.version}, client {PROTOCOL_VERSION}")
         message = decode_body(ptype, body)
         if isinstance(message, Refuse):

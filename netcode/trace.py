@@ -56,7 +56,7 @@ def client_record(facts: "FrameFacts", player_id: int | None, tick_rate: int, co
         "corrections": corrections,
         "snapshots_received": snapshots_received,
         "dilation_pct": round(facts.dilation_pct, 3),
-        "input_buffer_ms": round(facts.input_lead_ms, 2),
+        "input_lead_ms": round(facts.input_lead_ms, 2),
         "input_target_ms": None if facts.input_target_ms is None else round(facts.input_target_ms, 2),
         "extrapolated": facts.extrapolated,
         "tick_rate": tick_rate,

@@ -283,6 +283,24 @@ def test_refused_on_version_mismatch_naming_both_versions() -> None:
     assert not h.server.clients
 
 
+def test_a_client_shows_the_refusal_of_a_server_of_another_version() -> None:
+    net = MemoryNetwork()
+    clock = FakeClock()
+    server = net.endpoint(SERVER)
+    client = ClientSession(net.endpoint(("10.0.0.2", 6000)), SERVER, "me", sim.RULES_HASH, clock.now())
+    client.update(clock.now())  # sends its connect request
+    (_, addr), = server.receive(clock.now())
+    reason = f"version mismatch: server speaks protocol 7, client speaks {PROTOCOL_VERSION}"
+    server.send(encode(Refuse(reason), Header(7, 0, -1, 0)), addr, clock.now())
+    client.receive(clock.now())
+    assert client.state is ClientState.REFUSED
+    assert "protocol 7" in client.reason and f"client speaks {PROTOCOL_VERSION}" in client.reason
+    # Anything else from that server is dropped and counted, as before.
+    server.send(encode(Snapshot(1, -1, 0, ()), Header(7, 1, -1, 0)), addr, clock.now())
+    client.receive(clock.now())
+    assert client.dropped["version"] == 1
+
+
 def test_version_mismatch_other_packets_get_no_reply() -> None:
     h = Harness()
     raw = h.net.endpoint(("10.0.0.9", 9999))

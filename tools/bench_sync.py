@@ -21,7 +21,7 @@ chosen so each technique has something to show:
   ``idle`` one: is constant-speed motion drawn at a constant speed, for the remote watcher and
   for the mover itself? Rows with time dilation off (client) and the input buffer off (server).
 
-The first columns are the clients' own figures (docs/netcode.md); with two clients, counts are
+The first columns are the clients' own figures (docs/measuring.md); with two clients, counts are
 summed, maxima are the larger, and means are averaged over the two.
 
 The other columns come from traces: every process runs with ``--trace``, and
