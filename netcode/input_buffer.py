@@ -52,12 +52,15 @@ MAX_CATCHUP_CREDIT = 8  # policy off: ticks of lateness a client may make up
 GAP_PATIENCE_TICKS = 6  # how long to wait for a lost input before skipping it
 MAX_BACKLOG_INPUTS = 12  # policy off: 200 ms at 60 Hz, more than jitter queues, less than a stall
 MAX_LATE_TICKS = 12  # scheduled: an input this far past its due tick is dropped, not kept as lag
-INITIAL_LEAD_TICKS = 2  # the first input's lead, before the client's clock has adjusted
+INITIAL_LEAD_TICKS = 1  # the first input's lead, before the client's clock has adjusted
 MAX_TARGET_TICKS = 12
-LATE_SHARE_GOAL = 0.003  # adaptive: the share of inputs allowed to miss their tick (each costs a 0 and a 2)
-LATE_STEP_TICKS = 0.25  # adaptive: a late input raises the target by this much ...
-EARLY_STEP_TICKS = LATE_STEP_TICKS * LATE_SHARE_GOAL / (1 - LATE_SHARE_GOAL)  # ... an in-time one lowers it
+LATE_SHARE_GOAL = 0.002  # adaptive: the share of inputs allowed to miss their tick (each costs a 0 and a 2)
+LATE_STEP_TICKS = 0.25  # adaptive: a late input raises the target by at least this much ...
+TYPICAL_RAISE_TICKS = 0.5  # adaptive: a late packet raises the target by 0.25 to 1 tick, about this on average
+EARLY_STEP_TICKS = TYPICAL_RAISE_TICKS * LATE_SHARE_GOAL / (1 - LATE_SHARE_GOAL)  # ... an in-time one lowers it
 MAX_RAISE_TICKS = 1.0  # adaptive: the most one late packet raises the target
+SPARE_WINDOW = 120  # adaptive: inputs (2 s at 60 Hz) judged together for lead to spare ...
+SPARE_KEEP_TICKS = 0.5  # ... of which this much is kept as margin
 RAISE_COOLDOWN_TICKS = 30  # after a raise the client needs a while to follow: no second raise before
 LEAD_MEAN_WINDOW = 30  # arrivals (0.5 s at 60 Hz): the mean the client's clock steers
 LEAD_CLAMP_TICKS = 8  # one outlier's pull on the mean is bounded
@@ -139,6 +142,7 @@ class InputBuffer:
         self.target_ticks = float(policy.fixed_ticks if policy.mode == "fixed" else INITIAL_LEAD_TICKS)
         self.late = 0  # inputs that arrived after their tick began (scheduled policies)
         self.ticks_since_raise = RAISE_COOLDOWN_TICKS
+        self.spare_min_ticks, self.spare_count = float("inf"), 0  # the window of _give_back_spare
         self.recent_waits_s: deque[float] = deque(maxlen=WAIT_WINDOW)
         self.wait_ms = RunningMean()
         self.histogram = TickHistogram()
@@ -237,12 +241,30 @@ class InputBuffer:
         """
         late_by = -min(leads_ticks)
         if late_by > 0:
+            self.spare_min_ticks, self.spare_count = float("inf"), 0  # no spare in this window
             if self.ticks_since_raise >= RAISE_COOLDOWN_TICKS:
                 raise_ticks = max(LATE_STEP_TICKS, min(MAX_RAISE_TICKS, late_by))
                 self.target_ticks = min(MAX_TARGET_TICKS, self.target_ticks + raise_ticks)
                 self.ticks_since_raise = 0
-        else:
-            self.target_ticks = max(0.0, self.target_ticks - EARLY_STEP_TICKS * len(leads_ticks))
+            return
+        self.target_ticks = max(0.0, self.target_ticks - EARLY_STEP_TICKS * len(leads_ticks))
+        self._give_back_spare(min(leads_ticks), len(leads_ticks))
+
+    def _give_back_spare(self, least_lead_ticks: float, inputs: int) -> None:
+        """When every input of a whole window came with lead to spare, give half the spare back.
+
+        The slow per-input decay alone would take tens of seconds to notice that the link got
+        better (a lag drop); the least lead of ``SPARE_WINDOW`` inputs, all in time, says how much
+        earlier than needed even the latest of them came.
+        """
+        self.spare_min_ticks = min(self.spare_min_ticks, least_lead_ticks)
+        self.spare_count += inputs
+        if self.spare_count < SPARE_WINDOW:
+            return
+        spare = self.spare_min_ticks - SPARE_KEEP_TICKS
+        if spare > 0:
+            self.target_ticks = max(0.0, self.target_ticks - spare / 2)
+        self.spare_min_ticks, self.spare_count = float("inf"), 0
 
     def _take_unscheduled(self, now: float) -> list[tuple[int, int]]:
         if self.next_seq not in self.waiting:

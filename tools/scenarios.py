@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 from game.bots import Bot
 from game.client import ClientOptions, GameClient, Switches
@@ -49,11 +49,15 @@ class Run:
 def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, seconds: float = 4.0,
              seed: int = 1, loss_burst_s: tuple[float, float] | None = None, fps: int = FPS,
              input_buffer: str = "adaptive", trace_dir: Path | None = None,
-             on_fate: Callable[[int, Fate], None] | None = None) -> Run:
+             on_fate: Callable[[int, Fate], None] | None = None,
+             burst_clients: Collection[int] | None = None,
+             link_at: Callable[[float, int], LinkSettings | None] | None = None) -> Run:
     """Play ``seconds`` of fake time; ``loss_burst_s`` = (from, to) drops every datagram then.
 
     ``players`` pairs each client's switches with the bot at its keys; ``on_fate(client index,
-    fate)`` hears every datagram decided by that client's conditioner.
+    fate)`` hears every datagram decided by that client's conditioner. ``burst_clients`` limits
+    the loss burst to those clients' links (default: all). ``link_at(now, client index)`` may
+    return new link settings for that client at any moment (None: keep them), e.g. a lag drop.
     """
     clock = FakeClock()
     network = MemoryNetwork()
@@ -81,8 +85,12 @@ def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, sec
         now = clock.now()
         if loss_burst_s is not None:
             in_burst = loss_burst_s[0] <= now < loss_burst_s[1]
-            for conditioner in conditioners:
-                conditioner.settings = burst if in_burst else link
+            for i, conditioner in enumerate(conditioners):
+                if burst_clients is None or i in burst_clients:
+                    conditioner.settings = burst if in_burst else link
+        if link_at is not None:
+            for i, conditioner in enumerate(conditioners):
+                conditioner.settings = link_at(now, i) or conditioner.settings
         if tick_at <= frame_at:
             session.receive(now)
             session.tick_once(now)

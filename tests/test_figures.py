@@ -1,0 +1,185 @@
+"""The docs' figures: every scenario runs (no drawing, no matplotlib) and states what it shows.
+
+``tools/figures.py`` splits each figure into a scenario (a seeded game of the real code on a fake
+clock, reduced to a small dataclass of numbers) and a draw function (matplotlib only). These tests
+run the scenarios with matplotlib made unimportable, and check the numbers each caption quotes:
+if a change to the netcode changes what a figure shows, the test says which claim broke. The
+pictures themselves are not compared (their bytes depend on the matplotlib version); the
+numbers are, run against run.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from game import bots, sim
+from netcode.conditioner import PROFILES
+from netcode.interpolation import SLEW
+from netcode.time_dilation import MAX_DILATION
+from tools import figures
+
+WIFI = PROFILES["wifi"]
+
+
+@functools.cache
+def scenario(name: str):
+    """Each scenario once per test session, with matplotlib unimportable: the scenarios must not need it."""
+    spec = next(s for s in figures.FIGURES if s.name == name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "matplotlib", None)
+        return spec.scenario()
+
+
+# --- what each figure shows -----------------------------------------------------------------------
+
+
+def test_local_correction_smoothing_spreads_the_largest_correction() -> None:
+    d = scenario("local_correction")
+    assert d.corrections > 10 and d.correction_px_max > 5.0
+    # The correction sizes recovered from the two runs are the feel meter's own.
+    assert d.correction_px.max() == pytest.approx(d.correction_px_max, abs=0.01)
+    assert d.smoothed_jump_px <= 0.4 * d.correction_px_max  # smoothing: a fraction of it
+    assert d.snapped_jump_px >= 0.95 * d.correction_px_max  # no smoothing: all of it, in one frame
+    assert d.t_s[0] <= d.largest_t_s <= d.t_s[-1]
+    assert 1.3 <= d.t_s[-1] - d.t_s[0] <= 1.6
+    # Without smoothing the drawn player jumps by the correction; with it, it glides.
+    frame = int(np.argmin(np.abs(d.t_s - d.largest_t_s)))
+    snap_jump = np.hypot(*(d.drawn_snap_px[frame] - d.drawn_snap_px[frame - 1]))
+    smooth_jump = np.hypot(*(d.drawn_smooth_px[frame] - d.drawn_smooth_px[frame - 1]))
+    assert smooth_jump < snap_jump
+    for number in (f"{d.correction_px_max:.1f} px", f"{d.smoothed_jump_px:.1f} px", f"{d.snapped_jump_px:.1f} px"):
+        assert number in d.caption()
+
+
+def test_remote_interpolation_on_the_track_off_ahead_and_extrapolation_capped() -> None:
+    d = scenario("remote_interpolation")
+    assert d.error_on_px <= 1.0
+    assert d.error_off_px >= 5.0 and d.error_off_px >= 10 * max(d.error_on_px, 0.1)
+    # The burst is bridged by extrapolation for the 250 ms cap, then the remote is held.
+    assert d.on_extrapolated.any()
+    assert d.extrapolated_ms == pytest.approx(d.cap_ms, abs=5.0)
+    extrapolated_x = d.on_x_px[d.on_extrapolated]
+    peak = int(np.argmax(extrapolated_x))
+    assert peak < len(extrapolated_x) - 5  # it reached the cap well before the burst ended ...
+    assert np.all(extrapolated_x[peak:] == extrapolated_x[peak])  # ... and stayed there
+    # The server held the player (its inputs were lost too), so the guess missed.
+    assert d.burst_error_px >= 20.0
+    assert f"{d.error_off_px:.1f} px" in d.caption() and f"{d.extrapolated_ms:.0f} ms" in d.caption()
+
+
+def test_sequence_diagram_draws_real_datagrams_with_losses() -> None:
+    d = scenario("sequence_diagram")
+    assert d.window_s[1] - d.window_s[0] == pytest.approx(0.3)
+    assert d.inputs_lost >= 1 and d.snapshots_lost >= 1
+    assert d.other_datagrams == 0  # "every datagram": inputs and snapshots are all there is
+    assert 15 <= len(d.input_seq) <= 21  # one input packet per 60 Hz client tick
+    assert 8 <= len(d.snapshot_tick) <= 11  # one snapshot every second tick
+    assert np.all(np.diff(d.input_seq) == 1)
+    assert np.all(np.diff(d.snapshot_tick) == 2)
+    # One way is lag/2 +- jitter; in-order release can only hold a packet back within that range.
+    low, high = WIFI.one_way_ms - WIFI.jitter_ms, WIFI.one_way_ms + WIFI.jitter_ms
+    assert low <= d.one_way_ms_min <= d.one_way_ms_max <= high + 1e-6
+    for sent, released in ((d.input_sent_s, d.input_release_s), (d.snapshot_sent_s, d.snapshot_release_s)):
+        delivered = np.isfinite(released)
+        assert np.all(released[delivered] > sent[delivered])
+    assert f"({d.inputs_lost} lost)" in d.caption()
+
+
+def test_render_clock_runs_smoothly_behind_the_newest_snapshot() -> None:
+    d = scenario("render_clock")
+    assert np.all(d.newest_ms > d.render_ms)  # always something to interpolate towards
+    assert 40.0 <= d.delay_ms_mean <= 120.0
+    assert d.rate_off_pct_max <= d.slew_pct == SLEW * 100
+    assert d.snapshots_lost >= 1  # the window shows what a lost snapshot does
+    # No snapshot arrives "earlier" than the fastest one the estimate is built from.
+    estimate_at_arrival = np.interp(d.arrival_t_s, d.t_s, d.server_now_ms)
+    assert np.all(d.arrival_ms <= estimate_at_arrival + 1e-6)
+    assert f"{d.delay_ms_mean:.0f} ms" in d.caption()
+
+
+def test_inputs_per_tick_the_buffer_gives_one_input_per_tick() -> None:
+    d = scenario("inputs_per_tick")
+    assert np.allclose(d.shares_pct.sum(axis=2), 100.0)
+    assert np.all(d.ticks >= 300)
+    assert d.one_input_pct("lan", "off") == d.one_input_pct("lan", "adaptive") == 100.0
+    assert d.one_input_pct("wifi", "adaptive") >= 99.0
+    assert d.one_input_pct("wifi", "off") <= 60.0
+    assert d.one_input_pct("bad", "adaptive") >= 90.0 > 30.0 >= d.one_input_pct("bad", "off")
+    assert f"wifi {d.one_input_pct('wifi', 'off'):.0f}% / {d.one_input_pct('wifi', 'adaptive'):.1f}%" in d.caption()
+
+
+def test_arena_trails_show_prediction_leaving_the_server_path_when_pushed() -> None:
+    d = scenario("arena_trails")
+    assert len(d.walls_px) == len(sim.WALLS) and len(d.obstacles_px) == len(sim.OBSTACLES)
+    assert tuple(d.walls_px[0]) == (0, 0, sim.ARENA_W_PX, sim.WALL_PX)
+    x0, y0, x1, y1 = d.zoom_px
+    assert x0 < bots.MEETING_POINT_PX[0] < x1 and y0 < bots.MEETING_POINT_PX[1] < y1
+    for trail in d.trails:
+        assert tuple(trail.server_px[0]) == sim.SPAWNS_PX[trail.player_id]  # each starts at its spawn
+        for points in (trail.server_px, trail.predicted_px, trail.drawn_px):
+            inside = points[np.isfinite(points[:, 0])]
+            assert np.all((inside >= sim.WALL_PX) & (inside <= (sim.ARENA_W_PX, sim.ARENA_H_PX)))
+        # Both end near the meeting point, where the shoving is.
+        assert math.dist(trail.server_px[-1], bots.MEETING_POINT_PX) <= 60
+    assert d.misprediction_px_max >= 5.0
+    assert 0.0 < d.drawn_off_px_max < d.misprediction_px_max
+    assert f"{d.misprediction_px_max:.1f} px" in d.caption()
+
+
+def test_input_buffer_lead_follows_the_target_only_with_time_dilation() -> None:
+    d = scenario("input_buffer_lead")
+    assert d.miss_on_ms < d.miss_off_ms
+    assert d.wait_off_ms >= d.wait_on_ms + 5.0  # the same figure test_switches checks
+    assert np.all(d.dilation_off_pct == 0.0)
+    assert 0.0 < d.dilation_pct_max <= MAX_DILATION * 100
+    settled = d.t_s >= d.settled_after_s
+    assert np.all(np.isfinite(d.lead_on_ms[settled])) and np.all(np.isfinite(d.target_on_ms[settled]))
+    assert f"{d.miss_off_ms:.1f} ms off" in d.caption()
+
+
+def test_local_blend_at_144_fps_moves_every_frame_and_the_newest_tick_does_not() -> None:
+    d = scenario("local_blend_144fps")
+    assert d.fps == 144 and d.moving_frames >= 300
+    assert d.still_blended_pct == 0.0  # blended: the player moves on every frame
+    assert d.still_newest_pct >= 30.0  # newest tick: 60 Hz steps over 144 frames a second
+    tick_px = sim.Physics.for_tick_rate(60).max_speed / sim.SUBPX
+    assert d.step_newest_px_max == pytest.approx(tick_px, abs=0.05)
+    assert d.step_blended_px_mean == pytest.approx(tick_px * 60 / d.fps, rel=0.05)
+    assert np.all(np.diff(d.drawn_x_px) != 0) and np.any(np.diff(d.newest_x_px) == 0)
+    assert f"{d.still_newest_pct:.0f}%" in d.caption()
+
+
+# --- determinism, captions, the command -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", figures.NAMES)
+def test_the_same_scenario_run_twice_gives_the_same_numbers(name: str) -> None:
+    spec = next(s for s in figures.FIGURES if s.name == name)
+    again = spec.scenario()
+    assert figures.as_plain(again) == figures.as_plain(scenario(name))
+    assert again.caption() == scenario(name).caption()
+
+
+def test_captions_file_lists_every_figure_in_order_and_only_replaces_what_was_redrawn(tmp_path) -> None:
+    first = {name: f"caption of {name}" for name in figures.NAMES}
+    path = figures.write_captions(tmp_path, first)
+    lines = [line for line in path.read_text().splitlines() if line.startswith("- ")]
+    assert lines == [f"- `{name}.png`: caption of {name}" for name in figures.NAMES]
+    figures.write_captions(tmp_path, {"render_clock": "new words"})  # as --only render_clock does
+    again = figures._read_captions(path)
+    assert again["render_clock"] == "new words"
+    assert {k: v for k, v in again.items() if k != "render_clock"} == \
+        {k: v for k, v in first.items() if k != "render_clock"}
+
+
+def test_without_matplotlib_the_command_names_the_install_and_exits_2(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit) as exit_info:
+        figures.main(["--out", str(tmp_path), "--only", "sequence_diagram"])
+    assert exit_info.value.code == 2
+    assert 'pip install -e ".[docs]"' in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing half-written
