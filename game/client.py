@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from netcode.client import ClientState
+from netcode.client_session import ClientState
 from netcode.client_frame import ClientFrame, FrameFacts, FrameOptions, InputSource
 from netcode.feel import FeelMeter, LinkFacts
 from netcode.protocol import Accept

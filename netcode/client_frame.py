@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .client import ClientSession, ClientState, Received
+from .client_session import ClientSession, ClientState, Received
 from .game_api import GameRules
 from .interpolation import InterpolationSettings, Interpolator, Sample
 from .prediction import Predictor

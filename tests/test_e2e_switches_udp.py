@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from game.client import ClientOptions, GameClient, Switches
 from game.server_app import HostedServer
-from netcode.client import ClientState
+from netcode.client_session import ClientState
 from netcode.clock import MonotonicClock
 from netcode.conditioner import LinkConditioner, LinkSettings
 from netcode.server import ServerConfig

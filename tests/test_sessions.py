@@ -18,7 +18,7 @@ import pytest
 
 from game import sim
 from game.netgame import SimRules
-from netcode.client import ClientSession, ClientState
+from netcode.client_session import ClientSession, ClientState
 from netcode.clock import FakeClock
 from netcode.connection import TIMEOUT_S
 from netcode.protocol import (CONNECT_REQUEST_MIN_BYTES, MAX_REDUNDANT_INPUTS, PROTOCOL_ID, PROTOCOL_VERSION,

@@ -23,7 +23,7 @@ from netcode.interpolation import SLEW, InterpolationSettings, Interpolator
 from netcode.prediction import Predictor
 from netcode.smoothing import ErrorSmoother
 from netcode.switches import Switches
-from netcode.client import UnackedInputs
+from netcode.client_session import UnackedInputs
 
 TICK_RATE = 60
 SNAPSHOT_RATE = 30
