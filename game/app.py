@@ -52,19 +52,39 @@ def hud_lines(client: GameClient, fps: float, join_hint: str) -> list[str]:
 def run_headless(client: GameClient, bot: Bot, options: LoopOptions) -> None:
     """Play with a bot, no window, until the duration passes or the connection ends."""
     clock = MonotonicClock()
-    frame_s = 1.0 / options.fps
     start_s = last_s = clock.now()
-    frames = 0
+    pacer = FramePacer(clock, options.fps, client.session.transport)
     settle_at_s = None if options.duration_s is None else start_s + options.duration_s - SETTLE_S
     while options.duration_s is None or last_s - start_s < options.duration_s:
         now = clock.now()
         settling = settle_at_s is not None and now >= settle_at_s
         client.frame(now, now - last_s, (lambda n, pos: 0) if settling else bot)
         last_s = now
-        frames += 1
         if client.finished:
             break
-        sleep_until(clock, start_s + frames * frame_s, client.session.transport)  # deadline-based: no drift
+        pacer.wait_for_next_frame()
+
+
+class FramePacer:
+    """Frames on a fixed grid of deadlines (no drift), without bursts to catch up after a stall.
+
+    Frame *n* is due at ``start + n / fps``. After a stall longer than a frame, the grid restarts
+    from now instead of drawing the missed frames back to back: a frame drawn late is not worth
+    drawing twice, and a burst would only skew the frame-time figures.
+    """
+
+    def __init__(self, clock: MonotonicClock, fps: int, transport: object) -> None:
+        self.clock, self.frame_s, self.transport = clock, 1.0 / fps, transport
+        self.start_s = clock.now()
+        self.frames = 0
+
+    def wait_for_next_frame(self) -> None:
+        self.frames += 1
+        now = self.clock.now()
+        if now > self.start_s + (self.frames + 1) * self.frame_s:
+            self.start_s, self.frames = now, 0
+            return
+        sleep_until(self.clock, self.start_s + self.frames * self.frame_s, self.transport)
 
 
 def sleep_until(clock: MonotonicClock, deadline_s: float, transport: object) -> None:
@@ -116,7 +136,7 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> Non
     clock = MonotonicClock()
     toggles = UiToggles()
     start_s = last_s = clock.now()
-    frames = 0
+    pacer = FramePacer(clock, options.fps, client.session.transport)
     fps = float(options.fps)
     while True:
         if not _handle_events(client, toggles):
@@ -133,8 +153,7 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> Non
         pygame.display.flip()
         if options.duration_s is not None and now - start_s >= options.duration_s:
             break
-        frames += 1
-        sleep_until(clock, start_s + frames / options.fps, client.session.transport)
+        pacer.wait_for_next_frame()
     if screenshot_path:
         pygame.image.save(screen, screenshot_path)
 

@@ -35,8 +35,10 @@ def test_lone_bot_under_a_lossy_laggy_link_is_never_corrected():
     flags = ["--net", "wifi"]
     result = run_match([BotSpec("random", flags, name="carol")], duration_s=4.0)
     client = result.clients[0]
-    assert client["snapshots_received"] > 60
-    assert client["rtt_ms_mean"] > 90  # the conditioner's 100 ms round trip is really there
-    assert client["corrections"] == 0
-    assert client["input_to_render_frames"] <= 1
+    figures = {k: client[k] for k in ("snapshots_received", "rtt_ms_mean", "corrections", "input_to_render_frames")}
+    figures["server"] = {k: result.server[k] for k in ("inputs_skipped", "tick_overruns", "input_ticks")}
+    assert client["snapshots_received"] > 60, figures
+    assert client["rtt_ms_mean"] > 90, figures  # the conditioner's 100 ms round trip is really there
+    assert client["corrections"] == 0, figures
+    assert client["input_to_render_frames"] <= 1, figures
     assert client["final_position_px"] == pytest.approx(result.server["final_positions_px"]["carol"], abs=1e-6)
