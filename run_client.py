@@ -3,7 +3,7 @@
 
 Parses flags, builds the real UDP transport (optionally behind the link conditioner), starts a
 local server in the background when hosting, and runs the window or the headless bot loop.
-All logic lives in importable modules (``game.client``, ``game.app``).
+All logic lives in importable modules (``game.client``, ``game.app``; ``--lab``: ``game.app_lab``).
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import socket
 import sys
 
 from game.app import LoopOptions, run_headless, run_window
+from game.app_lab import MODES as LAB_MODES
+from game.app_lab import LabOptions, run_lab
 from game.bots import BOT_NAMES, make_bot
 from game.cli import DEFAULT_PORT, player_name, port_number, positive_ms
 from game.client import ClientOptions, GameClient
@@ -30,7 +32,8 @@ from netcode.transport import UdpTransport
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Netcode arena client. With no --host it hosts a game on this machine and joins it.",
-        epilog="Keys: WASD/arrows move, 1-6 toggle techniques, G ghosts, N net graph, F1 help, Esc quit.")
+        epilog="Keys: WASD/arrows move, 1-6 toggle techniques, G ghosts, N net graph, F1 help, Esc quit. "
+               "--lab opens the netcode lab instead (its keys are on screen).")
     parser.add_argument("--host", help="server to join (default: host a game here)")
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help="server UDP port (default %(default)s)")
     parser.add_argument("--name", type=player_name, default=socket.gethostname()[:MAX_NAME_CHARS] or "player",
@@ -50,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument(f"--no-{flag}", action="store_true", help=f"switch {name.replace('_', ' ')} off")
     group.add_argument("--smooth-ms", type=positive_ms, default=100.0, help="time to smooth a correction away (default %(default)s)")
     group.add_argument("--interp-ms", type=positive_ms, help="fixed interpolation delay (default: adaptive)")
+    lab = parser.add_argument_group("lab (one window: the real server and two clients in one process)")
+    lab.add_argument("--lab", nargs="?", const="panels", choices=LAB_MODES,
+                     help="panels (default): client 1, the server's truth and client 2 side by side with the "
+                          "packets between them; compare: one client's frame drawn four ways")
+    lab.add_argument("--lab-bot", choices=BOT_NAMES, metavar="NAME",
+                     help="let a bot play client 2 (compare mode: default pusher); --bot plays client 1; "
+                          f"NAME is one of {', '.join(BOT_NAMES)}")
     add_link_arguments(parser)
     return parser
 
@@ -58,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     link = settings_or_error(args, parser)
+    if args.lab is not None:
+        return open_lab(args, link, parser)
+    if args.lab_bot:
+        parser.error("--lab-bot needs --lab")
     if args.headless and not args.bot:
         parser.error("--headless needs --bot (nobody is at the keyboard)")
     if args.fps < 1 or args.fps > 1000:
@@ -71,6 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if hosted is not None:
             hosted.stop()
+
+
+def open_lab(args: argparse.Namespace, link, parser: argparse.ArgumentParser) -> int:
+    """The lab runs its own server and clients in one window: no --host, no --headless."""
+    if args.host is not None or args.headless:
+        parser.error("--lab runs its own server and two clients in one window; "
+                     "it cannot be combined with --host or --headless")
+    if args.fps < 1 or args.fps > 1000:
+        parser.error(f"--fps must be 1..1000, got {args.fps}")
+    switches = {name: not getattr(args, f"no_{name}") for name in SWITCH_NAMES}
+    return run_lab(LabOptions(mode=args.lab, link=link, net_seed=args.net_seed, bot=args.bot, lab_bot=args.lab_bot,
+                              seed=args.seed, fps=args.fps, duration_s=args.duration,
+                              screenshot_path=args.screenshot, switches=switches, smooth_ms=args.smooth_ms,
+                              interp_ms=args.interp_ms))
 
 
 def start_local_server(port: int, parser: argparse.ArgumentParser) -> tuple[HostedServer, str]:
