@@ -15,7 +15,7 @@ from game.app import LoopOptions, run_headless, run_window
 from game.app_lab import MODES as LAB_MODES
 from game.app_lab import LabOptions, run_lab
 from game.bots import BOT_NAMES, make_bot
-from game.cli import DEFAULT_PORT, player_name, port_number, positive_ms
+from game.cli import DEFAULT_PORT, player_name, port_number, positive_ms, printable
 from game.client import ClientOptions, GameClient
 from game.server_app import HostedServer, lan_addresses
 from netcode.clock import MonotonicClock
@@ -138,9 +138,11 @@ def play(args: argparse.Namespace, link, host: str, port: int, join_hint: str) -
     client.close()
     if args.stats_json:
         write_stats_json(args.stats_json, client.stats() | {"name": args.name, "switches": switches.as_dict()})
+    # Status 0 only when the player quit or --duration ran out; a refusal, a timeout or the server
+    # closing the connection is a failure a script must be able to see.
     if client.session.reason and client.session.reason != "quit":
-        print(f"run_client.py: {client.session.reason}", file=sys.stderr)
-        return 1 if client.session.player_id is None else 0
+        print(f"run_client.py: {printable(client.session.reason)}", file=sys.stderr)
+        return 1
     return 0
 
 

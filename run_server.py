@@ -22,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tick-rate", type=int, default=60, help="simulation ticks per second (default %(default)s)")
     parser.add_argument("--snapshot-rate", type=int, default=30, help="snapshots per second to each client (default %(default)s)")
     parser.add_argument("--max-players", type=int, default=16, help="player slots (default %(default)s)")
+    parser.add_argument("--max-per-ip", type=int, default=4, metavar="N",
+                        help="players from one IP address (default %(default)s: a few people behind one router)")
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop by itself after S seconds")
     parser.add_argument("--input-buffer", type=buffer_policy, default="adaptive", metavar="adaptive|off|TICKS",
                         help="how inputs are scheduled: adaptive (default) aims each client's inputs at just "
@@ -38,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     link = settings_or_error(args, parser)
     try:
-        config = ServerConfig(args.tick_rate, args.snapshot_rate, args.max_players, args.input_buffer)
+        config = ServerConfig(args.tick_rate, args.snapshot_rate, args.max_players, args.input_buffer,
+                              args.max_per_ip)
     except ValueError as exc:
         parser.error(str(exc))
     try:

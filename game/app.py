@@ -20,7 +20,8 @@ from .client import GameClient
 from .view import FrameView
 
 HUD_SMOOTHING = 0.1  # share of a new frame's rate in the displayed FPS (a steady number)
-SETTLE_S = 0.5  # a timed bot run releases the keys for this long at the end, so it ends at rest
+SETTLE_S = 1.0  # a timed bot run releases the keys for this long at the end, so it ends at rest
+# (long enough to stop, and for the last inputs to leave even a deep input buffer)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Theory of operation: each function is an argparse ``type=``: it turns the text of one flag into
 a value or raises ``ArgumentTypeError`` with a message that names what is wrong and the value
-given, which argparse prints with the flag's name and exits with status 2.
+given, which argparse prints with the flag's name and exits with status 2. ``printable`` escapes
+text that came off the network before it reaches a terminal.
 """
 from __future__ import annotations
 
@@ -45,3 +46,8 @@ def buffer_policy(text: str) -> BufferPolicy:
         return BufferPolicy.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal could act on escaped (escape codes, newlines)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

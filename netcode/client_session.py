@@ -4,7 +4,10 @@ Theory of operation
 -------------------
 ``ClientSession`` is the client's half of the protocol and nothing else: it does not predict or
 draw. ``update(now)`` (re)sends the connect request every ``CONNECT_RETRY_S`` until an accept or
-a refusal arrives, gives up after ``CONNECT_TIMEOUT_S``, and once connected sends a keep-alive when
+a refusal arrives, gives up after ``CONNECT_TIMEOUT_S``. The server first answers with a
+challenge cookie; the session echoes it in its next request (at once), which proves we own our
+address, and the accept then brings the session token that every later packet carries both ways
+(a packet from the server without it is dropped as ``bad_token``). Once in, the session and once connected sends a keep-alive when
 nothing else went out for a while. ``send_input(bits, now)`` numbers the input (0, 1, 2, ...) and
 sends it together with every earlier input the server has not yet confirmed applying (up to
 ``MAX_REDUNDANT_INPUTS``), so one lost packet never loses an input. ``receive(now)`` returns the
@@ -21,19 +24,22 @@ use them, but they never move ``newest``: the one snapshot the client reconciles
 from __future__ import annotations
 
 import enum
+import secrets
 from collections import deque
 from typing import Callable, NamedTuple, Sequence
 
 from .connection import Connection
 from .game_api import World
-from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, Accept, ConnectRequest, PacketType,
-                       Disconnect, Inputs, KeepAlive, PacketError, Refuse, Roster, Snapshot, decode_header,
-                       decode_body)
+from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, TOKEN_NONE, Accept, Challenge,
+                       ConnectRequest, Disconnect, Inputs, KeepAlive, PacketError, PacketType, Refuse, Roster,
+                       Snapshot, decode_body, decode_header)
 from .stats import DropCounter, RateMeter, mean, percentile
 from .transport import Address, Transport
 
 CONNECT_RETRY_S = 0.25
 CONNECT_TIMEOUT_S = 5.0
+SNAPSHOT_TIMEOUT_S = 5.0  # keep-alives alone do not keep a session alive: a game needs snapshots
+UNAPPLIED_INPUTS_S = 2.0  # snapshots that never apply our inputs: a broken or hostile server
 MAX_NAMES_SEEN = 256  # a bound on the names remembered for the final figures (joins churn)
 MAX_UNACKED_INPUTS = 180  # 3 s at 60 Hz: a server that acknowledges nothing cannot grow it further
 
@@ -81,13 +87,18 @@ class ClientState(enum.Enum):
 
 class ClientSession:
     def __init__(self, transport: Transport, server: Address, name: str, rules_hash: str, now: float,
-                 on_accept: Callable[[Accept], None] | None = None) -> None:
+                 on_accept: Callable[[Accept], None] | None = None, nonce: int | None = None) -> None:
         self.transport = transport
         self.on_accept = on_accept  # called once, as soon as we are in: set ``state_decoder`` there
         self.server = server
         self.name = name
         self.rules_hash = rules_hash
         self.conn = Connection(server, now)
+        self.cookie = b""  # the server's challenge cookie, echoed in our connect requests
+        # Ours alone: only answers echoing it are to *our* request (a spoofer never saw it).
+        self.nonce = nonce if nonce is not None else secrets.randbits(64)
+        self.last_snapshot_s = now
+        self.inputs_applied_s = now  # when the server last showed progress on our inputs
         self.state = ClientState.CONNECTING
         self.reason = ""  # why we were refused or disconnected, for the player
         self.accept: Accept | None = None
@@ -116,19 +127,35 @@ class ClientSession:
                 self.state = ClientState.DISCONNECTED
                 self.reason = f"no answer from {self.server[0]}:{self.server[1]} after {CONNECT_TIMEOUT_S:.0f} s"
             elif now - self.last_connect_s >= CONNECT_RETRY_S:
-                self._send(ConnectRequest(self.name, self.rules_hash), now)
-                self.last_connect_s = now
+                self._send_connect(now)
         elif self.state is ClientState.CONNECTED:
-            if self.conn.timed_out(now):
-                self.state = ClientState.DISCONNECTED
-                self.reason = "server stopped answering (timed out)"
+            problem = self._connected_problem(now)
+            if problem:
+                self.state, self.reason = ClientState.DISCONNECTED, problem
             elif self.conn.needs_keepalive(now):
                 self._send(KeepAlive(), now)
+
+    def _connected_problem(self, now: float) -> str:
+        """Why a connected session must end now, or "" while it is healthy."""
+        if self.conn.timed_out(now):
+            return "server stopped answering (timed out)"
+        if now - self.last_snapshot_s > SNAPSHOT_TIMEOUT_S:
+            return f"no snapshot from the server for {SNAPSHOT_TIMEOUT_S:.0f} s"
+        snapshots_flowing = now - self.last_snapshot_s < 0.5
+        if self.unacked and snapshots_flowing and now - self.inputs_applied_s > UNAPPLIED_INPUTS_S:
+            return f"protocol error: the server applied none of our inputs for {UNAPPLIED_INPUTS_S:.0f} s"
+        return ""
+
+    def _send_connect(self, now: float) -> None:
+        self._send(ConnectRequest(self.name, self.rules_hash, self.cookie, self.nonce), now)
+        self.last_connect_s = now
 
     def send_input(self, bits: int, now: float) -> int:
         """Number ``bits`` as our next input, send it with the unconfirmed ones; returns its number."""
         seq = self.next_input_seq
         self.next_input_seq += 1
+        if not self.unacked:
+            self.inputs_applied_s = now  # nothing was pending: the wait starts now
         self.unacked.add(seq, bits)
         # Older unacknowledged inputs ride along until acked; past the newest 32, if the server
         # never got them, it skips them.
@@ -183,25 +210,44 @@ class ClientSession:
         if isinstance(message, Refuse):
             self._on_refuse(message)
             return None
+        if isinstance(message, Challenge):
+            self._on_challenge(message, now)
+            return None
+        self._check_token(header.token, message)
         if not self.conn.on_receive(header, len(data), now):
             raise PacketError("duplicate")
         self.rate_in.add(len(data), now)
-        return self._on_message(message)
+        return self._on_message(message, now)
+
+    def _check_token(self, token: int, message) -> None:
+        """Only our session's packets are believed; the accept is the one that brings the token."""
+        if (self.conn.token == TOKEN_NONE and isinstance(message, Accept) and token != TOKEN_NONE
+                and message.nonce == self.nonce):
+            self.conn.token = token
+        elif token == TOKEN_NONE or token != self.conn.token:
+            raise PacketError("bad_token")
+
+    def _on_challenge(self, challenge: Challenge, now: float) -> None:
+        if self.state is not ClientState.CONNECTING or challenge.nonce != self.nonce:
+            raise PacketError("bad_nonce", "Challenge")
+        self.cookie = challenge.cookie
+        self._send_connect(now)  # answer at once: the cookie expires within seconds
 
     def _on_refuse(self, message: Refuse) -> None:
         if self.state is ClientState.CONNECTING:
             self.state = ClientState.REFUSED
             self.reason = f"refused by server: {message.reason}"
 
-    def _on_message(self, message) -> Received | None:
+    def _on_message(self, message, now: float) -> Received | None:
         if isinstance(message, Accept):
             if self.state is ClientState.CONNECTING:
                 self.accept = message
                 self.state = ClientState.CONNECTED
+                self.last_snapshot_s = self.inputs_applied_s = now
                 if self.on_accept is not None:
                     self.on_accept(message)
         elif isinstance(message, Snapshot):
-            return self._on_snapshot(message)
+            return self._on_snapshot(message, now)
         elif isinstance(message, Roster):
             if message.version > self.roster_version:
                 self.roster_version = message.version
@@ -216,7 +262,7 @@ class ClientSession:
             raise PacketError("unexpected", type(message).__name__)
         return None
 
-    def _on_snapshot(self, snapshot: Snapshot) -> Received:
+    def _on_snapshot(self, snapshot: Snapshot, now: float) -> Received:
         # Duplicated datagrams were already dropped by the connection's seq window.
         if self.state is not ClientState.CONNECTED:
             raise PacketError("unexpected_snapshot")
@@ -224,8 +270,11 @@ class ClientSession:
         self.snapshots_received += 1
         if self.first_snapshot_tick is None:
             self.first_snapshot_tick = snapshot.tick
+        self.last_snapshot_s = now
         newest = self.newest is None or snapshot.tick > self.newest.tick
         if newest:  # an older one (late, reordered) is fine for interpolation, too old to reconcile with
+            if snapshot.last_input_seq > self.last_applied_seq:
+                self.inputs_applied_s = now
             self.newest, self.newest_world = snapshot, world
             self.unacked.trim_through(snapshot.last_input_seq)
         return Received(snapshot, world, newest)

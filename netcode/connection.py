@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A ``Connection`` does no I/O. ``build(message, now)`` stamps a message with our next ``seq`` and
-the acks of what we received, and remembers when that seq left; ``on_receive(header, size, now)``
+the acks of what we received and the session's ``token``, and remembers when that seq left; ``on_receive(header, size, now)``
 records the peer's seq and reads its acks. When one of our packets is acked, the round trip is
 ``now - sent_at - ack_delay`` (the time the peer sat on it before replying is not network time),
 and feeds a smoothed RTT (the TCP/RFC 6298 ``srtt`` with gain 1/8) plus a window of samples for
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from .protocol import PROTOCOL_VERSION, Header, Message, encode
+from .protocol import PROTOCOL_VERSION, TOKEN_NONE, Header, Message, encode
 from .sequence import ReceivedWindow, acked_sequences, seq_next
 from .transport import Address
 
@@ -27,8 +27,9 @@ RTT_GAIN = 1 / 8
 
 
 class Connection:
-    def __init__(self, addr: Address, now: float) -> None:
+    def __init__(self, addr: Address, now: float, token: int = TOKEN_NONE) -> None:
         self.addr = addr
+        self.token = token  # the session's secret, stamped on every packet we build
         self.local_seq = 0
         self.received = ReceivedWindow()
         self.sent_at_s: dict[int, float] = {}
@@ -47,7 +48,7 @@ class Connection:
         ack, ack_bits = self.received.ack_fields()
         # round, not int: float deltas such as 0.04 s come out as 0.0399999 and would truncate.
         delay_100us = round(max(0.0, now - self.peer_seq_received_at_s) * 10_000)
-        data = encode(message, Header(PROTOCOL_VERSION, self.local_seq, ack, ack_bits, delay_100us))
+        data = encode(message, Header(PROTOCOL_VERSION, self.local_seq, ack, ack_bits, delay_100us, self.token))
         self._remember_sent(self.local_seq, now)
         self.local_seq = seq_next(self.local_seq)
         self.last_send_s = now

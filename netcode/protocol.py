@@ -4,25 +4,36 @@ Theory of operation
 -------------------
 A datagram is one msgpack array::
 
-    [PROTOCOL_ID, PROTOCOL_VERSION, type, seq, ack, ack_bits, ack_delay_100us, body]
+    [PROTOCOL_ID, PROTOCOL_VERSION, type, seq, ack, ack_bits, ack_delay_100us, token, body]
 
-The first three fields never change shape between versions, so a server can always read a
-newer or older client's version and refuse it with a message naming both versions. ``seq`` /
+The first three fields never change shape between versions, and the body is always the *last*
+item, so a server can always read a newer or older client's version and refuse it with a message
+naming both versions, and a client can read that refusal. ``token`` is the session's secret, 0
+until the accept: see "Proof of address" below. ``seq`` /
 ``ack`` / ``ack_bits`` are the 16-bit reliability header of ``sequence.py`` (``ack`` is -1 before
 anything arrived). ``ack_delay_100us`` is how long the sender held ``ack`` before this reply
 (QUIC's ack delay), so the peer can subtract it and measure the true round trip rather than
 the round trip plus our send interval. ``body`` is an array whose layout depends on ``type`` (see the message
 classes below).
 
+Proof of address (as in netcode.io): a connect request gets nothing but a ``Challenge`` carrying a
+*cookie*, an HMAC of the sender's address and the current time bucket under a secret only the
+server knows, so the server stores nothing for it. Only a request that echoes a valid cookie
+proves the sender can read what is sent to its address; only then is a slot taken and an
+``Accept`` sent, whose header carries the session ``token``. The challenge and the accept echo the
+request's ``nonce``, a random number only the real client and the server have seen, so a spoofer
+cannot hand a connecting client a fake challenge or a fake accept. The token is a random 64-bit
+number that every later packet, both ways, must carry. A packet with the wrong token is dropped before it touches
+anything (its sequence number included), so an off-path spoofer who knows a player's address can
+neither kick nor drive it, and datagrams recorded from another session are useless.
+
 Decoding trusts nothing: the size is checked *before* msgpack sees a byte, msgpack runs with
 explicit limits on every length and with ext types refused, and every field is then checked for
 type and range. Anything wrong raises ``PacketError`` with a short machine-readable ``reason``
 that the caller counts and drops; it never escapes the receive loop. A connect request is padded
-to ``CONNECT_REQUEST_MIN_BYTES`` so that no single reply (accept or refusal) is larger than the
-request that caused it. That is not yet a defence against reflection: an accepted request starts
-a session, and the server then sends rosters, snapshots and keep-alives to that address until it
-times out (about 5 s), some 24 times the request's bytes for a forged source address. A
-challenge that proves the sender owns its address would close that hole; it is not built yet.
+to ``CONNECT_REQUEST_MIN_BYTES`` so that no reply to it (challenge or refusal) is larger than the
+request that caused it, and nothing but those goes to an address that has not answered a
+challenge: a forged source address gets back at most the bytes it sent.
 """
 from __future__ import annotations
 
@@ -31,16 +42,20 @@ from typing import Any, NamedTuple, Union
 import msgpack
 
 PROTOCOL_ID = 0x4E43  # "NC"
-PROTOCOL_VERSION = 2  # 2: snapshots report the input buffer's lead and target
+PROTOCOL_VERSION = 3  # 2: snapshots report the input lead and target; 3: challenge, cookie, token
 MAX_PACKET_BYTES = 1200  # below a typical 1500-byte MTU minus IP/UDP headers
 CONNECT_REQUEST_MIN_BYTES = 300
 MAX_NAME_CHARS = 16
 MAX_REASON_CHARS = 200
 MAX_HASH_CHARS = 64
+RULES_HASH_CHARS = 16  # the rules hash is 16 lowercase hex digits
 MAX_REDUNDANT_INPUTS = 32
 MAX_STATE_INTS = 1024
 MAX_PLAYERS_ON_WIRE = 64
 U32 = (1 << 32) - 1
+U64 = (1 << 64) - 1
+COOKIE_BYTES = 16
+TOKEN_NONE = 0  # the token field before a session exists
 INPUT_SEQ_NONE = -1  # "no input processed yet"
 LEAD_TARGET_NONE = -1  # "the server does not schedule inputs: keep your clock as it is"
 MAX_LEAD_CTICKS = 100_000
@@ -55,6 +70,7 @@ class PacketType:
     ROSTER = 6
     KEEPALIVE = 7
     DISCONNECT = 8
+    CHALLENGE = 9
 
 
 class PacketError(Exception):
@@ -71,6 +87,7 @@ class Header(NamedTuple):
     ack: int
     ack_bits: int
     ack_delay_100us: int = 0
+    token: int = TOKEN_NONE
 
 
 MAX_ACK_DELAY_100US = 0xFFFF
@@ -80,6 +97,15 @@ MAX_ACK_DELAY_100US = 0xFFFF
 class ConnectRequest(NamedTuple):
     name: str
     rules_hash: str
+    cookie: bytes = b""  # empty the first time; then the server's challenge cookie, echoed
+    nonce: int = 0  # the client's random number: the challenge and the accept must echo it
+
+
+class Challenge(NamedTuple):
+    """The only answer to a connect request without a valid cookie: prove you read your mail."""
+
+    cookie: bytes
+    nonce: int = 0  # the request's nonce: proof, to the client, that this answers *its* request
 
 
 class Accept(NamedTuple):
@@ -88,6 +114,7 @@ class Accept(NamedTuple):
     snapshot_rate: int
     rules_hash: str
     server_tick: int
+    nonce: int = 0  # the connect request's nonce, echoed
 
 
 class Refuse(NamedTuple):
@@ -125,12 +152,12 @@ class Disconnect(NamedTuple):
     reason: str
 
 
-Message = Union[ConnectRequest, Accept, Refuse, Inputs, Snapshot, Roster, KeepAlive, Disconnect]
+Message = Union[ConnectRequest, Challenge, Accept, Refuse, Inputs, Snapshot, Roster, KeepAlive, Disconnect]
 
 _TYPE_OF: dict[type, int] = {
     ConnectRequest: PacketType.CONNECT_REQUEST, Accept: PacketType.ACCEPT, Refuse: PacketType.REFUSE,
     Inputs: PacketType.INPUT, Snapshot: PacketType.SNAPSHOT, Roster: PacketType.ROSTER,
-    KeepAlive: PacketType.KEEPALIVE, Disconnect: PacketType.DISCONNECT,
+    KeepAlive: PacketType.KEEPALIVE, Disconnect: PacketType.DISCONNECT, Challenge: PacketType.CHALLENGE,
 }
 
 
@@ -151,7 +178,7 @@ def encode(message: Message, header: Header) -> bytes:
     """Frame ``message``; raises ValueError if it would exceed ``MAX_PACKET_BYTES``."""
     body = _body(message)
     fields = [PROTOCOL_ID, header.version, _TYPE_OF[type(message)], header.seq, header.ack,
-              header.ack_bits, min(header.ack_delay_100us, MAX_ACK_DELAY_100US)]
+              header.ack_bits, min(header.ack_delay_100us, MAX_ACK_DELAY_100US), header.token]
     data = msgpack.packb(fields + [body])
     if isinstance(message, ConnectRequest) and len(data) < CONNECT_REQUEST_MIN_BYTES:
         body.append(b"\0" * (CONNECT_REQUEST_MIN_BYTES - len(data)))
@@ -203,16 +230,22 @@ def decode_header(data: bytes) -> tuple[int, Header, list[Any]]:
         packet = msgpack.unpackb(data, **_UNPACK_LIMITS)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise PacketError("undecodable", type(exc).__name__) from None
-    if not isinstance(packet, list) or len(packet) != 8:
-        raise PacketError("bad_header", "not an 8-item array")
+    if not isinstance(packet, list) or len(packet) < 4:
+        raise PacketError("bad_header", "not an array of at least 4 items")
     if packet[0] != PROTOCOL_ID:
         raise PacketError("wrong_protocol", f"id {packet[0]!r}")
     version = _int(packet[1], 0, U32, "version")
     ptype = _int(packet[2], 1, 255, "type")
-    header = Header(version, _int(packet[3], 0, 0xFFFF, "seq"), _int(packet[4], -1, 0xFFFF, "ack"),
-                    _int(packet[5], 0, U32, "ack_bits"),
-                    _int(packet[6], 0, MAX_ACK_DELAY_100US, "ack_delay"))
-    body = packet[7]
+    if version != PROTOCOL_VERSION:
+        # Another version: only items 0-2 and the last (the body) are known to mean anything.
+        header = Header(version, 0, -1, 0)
+    elif len(packet) != 9:
+        raise PacketError("bad_header", "not a 9-item array")
+    else:
+        header = Header(version, _int(packet[3], 0, 0xFFFF, "seq"), _int(packet[4], -1, 0xFFFF, "ack"),
+                        _int(packet[5], 0, U32, "ack_bits"),
+                        _int(packet[6], 0, MAX_ACK_DELAY_100US, "ack_delay"), _int(packet[7], 0, U64, "token"))
+    body = packet[-1]
     if not isinstance(body, list):
         raise PacketError("bad_body", "body is not an array")
     return ptype, header, body
@@ -234,15 +267,35 @@ def decode(data: bytes) -> tuple[Header, Message]:
 
 
 def _decode_connect(body: list[Any]) -> ConnectRequest:
-    _list(body, 2, 3, "connect body")  # the optional third item is padding
-    return ConnectRequest(_name(body[0], "name"), _str(body[1], MAX_HASH_CHARS, "rules_hash"))
+    _list(body, 4, 5, "connect body")  # the optional fifth item is padding
+    return ConnectRequest(_name(body[0], "name"), _hash(body[1]), _cookie(body[2], allow_empty=True),
+                          _int(body[3], 0, U64, "nonce"))
+
+
+def _decode_challenge(body: list[Any]) -> Challenge:
+    _list(body, 2, 2, "challenge body")
+    return Challenge(_cookie(body[0], allow_empty=False), _int(body[1], 0, U64, "nonce"))
+
+
+def _cookie(value: Any, allow_empty: bool) -> bytes:
+    if not isinstance(value, bytes) or len(value) not in ((0, COOKIE_BYTES) if allow_empty else (COOKIE_BYTES,)):
+        raise PacketError("bad_body", f"cookie is not {COOKIE_BYTES} bytes")
+    return value
+
+
+def _hash(value: Any) -> str:
+    """A rules hash: lowercase hex of a fixed length, nothing a terminal could misread."""
+    text = _str(value, MAX_HASH_CHARS, "rules_hash")
+    if len(text) != RULES_HASH_CHARS or any(c not in "0123456789abcdef" for c in text):
+        raise PacketError("bad_body", f"rules_hash is not {RULES_HASH_CHARS} hex digits")
+    return text
 
 
 def _decode_accept(body: list[Any]) -> Accept:
-    _list(body, 5, 5, "accept body")
+    _list(body, 6, 6, "accept body")
     return Accept(_int(body[0], 0, MAX_PLAYERS_ON_WIRE - 1, "client_id"), _int(body[1], 1, 1000, "tick_rate"),
-                  _int(body[2], 1, 1000, "snapshot_rate"), _str(body[3], MAX_HASH_CHARS, "rules_hash"),
-                  _int(body[4], 0, U32, "server_tick"))
+                  _int(body[2], 1, 1000, "snapshot_rate"), _hash(body[3]),
+                  _int(body[4], 0, U32, "server_tick"), _int(body[5], 0, U64, "nonce"))
 
 
 def _decode_refuse(body: list[Any]) -> Refuse:
@@ -293,4 +346,5 @@ _DECODERS = {
     PacketType.REFUSE: _decode_refuse, PacketType.INPUT: _decode_inputs,
     PacketType.SNAPSHOT: _decode_snapshot, PacketType.ROSTER: _decode_roster,
     PacketType.KEEPALIVE: _decode_keepalive, PacketType.DISCONNECT: _decode_disconnect,
+    PacketType.CHALLENGE: _decode_challenge,
 }

@@ -5,7 +5,9 @@ Theory of operation: every datagram carries ``seq`` (its own number, +1 per pack
 was received too). Thirty-two packets of history ride in every packet, so an ack survives the
 loss of many packets without any retransmission. Because numbers wrap, "newer" is decided over
 half the range: ``a`` is newer than ``b`` when it is ahead by less than 32768 (Fiedler's
-``sequence_greater_than``).
+``sequence_greater_than``). A jump of more than ``MAX_SEQ_JUMP`` ahead is refused rather than
+believed: a forged packet far ahead would otherwise make every genuine one look stale. (The
+sessions also check the session token before any packet reaches this window.)
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ SEQ_MODULO = 1 << 16
 HALF_RANGE = SEQ_MODULO // 2
 ACK_BITS = 32
 NO_ACK = -1  # the ack field before any packet from the peer has arrived
+MAX_SEQ_JUMP = 1024  # a peer never skips more (17 s of packets at 60 a second, beyond any timeout)
 
 
 def seq_next(seq: int) -> int:
@@ -43,6 +46,8 @@ class ReceivedWindow:
             self.newest = seq
             return True
         d = seq_diff(seq, self.newest)
+        if d > MAX_SEQ_JUMP:
+            return False  # a forged far jump would make every real packet look old: refuse it
         if d > 0:
             # Shift the window forward; the old newest becomes bit d-1.
             self.bits = ((self.bits << d) | (1 << (d - 1))) & ((1 << ACK_BITS) - 1) if d <= ACK_BITS else 0

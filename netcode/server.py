@@ -2,10 +2,12 @@
 
 Theory of operation
 -------------------
-The server owns the only true world. Between ticks it drains the socket: a connect request gets
-an accept (client id, tick rate, snapshot rate, rules hash) or a refusal with a readable reason;
-input packets fill that client's *input buffer*; anything malformed or unexpected is counted by
-reason in ``dropped`` and otherwise ignored.
+The server owns the only true world. Between ticks it drains the socket. A connect request gets
+a challenge until it echoes a valid cookie (``handshake.py``: proof that the sender owns its
+address); then it gets an accept (client id, tick rate, snapshot rate, rules hash, and in its
+header the session token) or a refusal with a readable reason. Every later packet must carry the
+token; anything with the wrong one, malformed or unexpected is counted by reason in ``dropped``
+and otherwise ignored.
 
 Inputs go to that client's ``InputBuffer`` (``input_buffer.py``), which applies each input number
 exactly once, in order, on a schedule of one per tick, and measures how early inputs arrive so
@@ -26,15 +28,18 @@ from typing import Any, Callable
 
 from .connection import Connection
 from .game_api import GameRules, World
+from .handshake import ConnectLimiter, Cookies
 from .input_buffer import BufferPolicy, InputBuffer
-from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_REASON_CHARS, PROTOCOL_VERSION, Accept,
-                       ConnectRequest, Disconnect, Header, Inputs, KeepAlive, Message, PacketError, PacketType,
-                       Refuse, Roster, Snapshot, decode_body, decode_header, encode)
+from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_NAME_CHARS, MAX_REASON_CHARS,
+                       PROTOCOL_VERSION, TOKEN_NONE, Accept, Challenge, ConnectRequest, Disconnect, Header,
+                       Inputs, KeepAlive, Message, PacketError, PacketType, Refuse, Roster, Snapshot,
+                       decode_body, decode_header, encode)
 from .stats import DropCounter, RunningMean
 from .transport import Address, Transport
 
 STEADY_AFTER_S = 2.0  # a client's first seconds (its clock still settling) are not histogrammed
 DEPARTED_KEPT = 64  # final positions remembered for players who left (bounded: names churn)
+REFUSAL_LOG_INTERVAL_S = 1.0  # a flood of refusals is logged as one line a second, with a count
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class ServerConfig:
     snapshot_rate: int = 30
     max_players: int = 16
     input_buffer: BufferPolicy = BufferPolicy()
+    max_per_ip: int = 4  # sessions from one IP address (a few people behind one router)
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_rate <= 240:
@@ -51,6 +57,8 @@ class ServerConfig:
             raise ValueError(f"snapshot rate must be 1..tick rate ({self.tick_rate}), got {self.snapshot_rate}")
         if not 1 <= self.max_players <= 64:
             raise ValueError(f"max players must be 1..64, got {self.max_players}")
+        if not 1 <= self.max_per_ip <= 64:
+            raise ValueError(f"max players per IP address must be 1..64, got {self.max_per_ip}")
 
 
 @dataclass
@@ -65,8 +73,14 @@ class ClientSlot:
 class ServerSession:
     """All server state except the loop that calls it: give it ``now``, it does the rest."""
 
-    def __init__(self, rules: GameRules, transport: Transport, config: ServerConfig, now: float) -> None:
+    def __init__(self, rules: GameRules, transport: Transport, config: ServerConfig, now: float,
+                 secret: bytes | None = None) -> None:
         self.rules = rules
+        self.cookies = Cookies(secret)  # None: a fresh random secret for this process
+        self.limiter = ConnectLimiter()
+        self.refusals: Counter = Counter()  # by kind, for the stats
+        self._refusal_log_s = float("-inf")
+        self._refusals_unlogged = 0
         self.transport = transport
         self.config = config
         self.world: World = rules.new_world()
@@ -98,31 +112,35 @@ class ServerSession:
         ptype, header, body = decode_header(data)
         slot = self.clients.get(addr)
         if ptype == PacketType.CONNECT_REQUEST and len(data) < CONNECT_REQUEST_MIN_BYTES:
-            # Unpadded: any answer (even an accept) could be larger than the request.
+            # Unpadded: any answer (even a challenge) could be larger than the request.
             raise PacketError("short_request", f"{len(data)} bytes")
         if header.version != PROTOCOL_VERSION:
-            if ptype == PacketType.CONNECT_REQUEST and slot is None:
+            if ptype == PacketType.CONNECT_REQUEST and slot is None and self.limiter.allow(addr, now):
                 self._refuse(addr, f"version mismatch: server speaks protocol {PROTOCOL_VERSION}, "
-                                   f"client speaks {header.version}", len(data), now)
+                                   f"client speaks {header.version}", len(data), now, "version")
             raise PacketError("version", f"{header.version}")
+        if slot is not None and header.token != slot.conn.token:
+            # Only a connect request repeated before our accept arrived may lack the token.
+            if not (ptype == PacketType.CONNECT_REQUEST and header.token == TOKEN_NONE):
+                raise PacketError("bad_token")
         message = decode_body(ptype, body)
         if slot is None:
             if not isinstance(message, ConnectRequest):
                 raise PacketError("unknown_peer", type(message).__name__)
             self._on_connect_request(message, header, len(data), addr, now)
-            return
-        if not slot.conn.on_receive(header, len(data), now):
+        elif isinstance(message, ConnectRequest):
+            self._on_repeated_connect(slot, message, now)
+        elif not slot.conn.on_receive(header, len(data), now):
             raise PacketError("duplicate")
-        self._on_message(slot, message, now)
+        else:
+            self._on_message(slot, message, now)
 
     def _on_message(self, slot: ClientSlot, message: Message, now: float) -> None:
         if isinstance(message, Inputs):
             slot.inputs.add(message, self.tick + 1, now, self.last_tick_s + 1 / self.config.tick_rate)
             slot.roster_version_known = message.roster_version
-        elif isinstance(message, ConnectRequest):
-            self._send(slot, self._accept_for(slot), now)  # our accept was lost: say it again
         elif isinstance(message, Disconnect):
-            self._remove(slot, f"{slot.name} left ({message.reason})")
+            self._remove(slot, f"{slot.name!r} left ({message.reason!r})")
         elif not isinstance(message, KeepAlive):
             raise PacketError("unexpected", type(message).__name__)
 
@@ -130,25 +148,63 @@ class ServerSession:
 
     def _on_connect_request(self, request: ConnectRequest, header: Header, size_bytes: int,
                             addr: Address, now: float) -> None:
+        if not self.limiter.allow(addr, now):
+            raise PacketError("rate_limited")
+        if not (request.cookie and self.cookies.valid(addr, request.cookie, now)):
+            self._challenge(addr, request.nonce, size_bytes, now)
+            return
+        # From here on the sender has proven it receives what is sent to ``addr``.
+        refusal = self._refusal_for(request, addr)
+        if refusal is not None:
+            self._refuse(addr, refusal[1], size_bytes, now, refusal[0])
+            return
+        self._join(request, header, size_bytes, addr, now)
+
+    def _challenge(self, addr: Address, nonce: int, request_bytes: int, now: float) -> None:
+        data = encode(Challenge(self.cookies.cookie(addr, now), nonce), Header(PROTOCOL_VERSION, 0, -1, 0))
+        if len(data) <= request_bytes:  # always, with the padding: never an amplifier
+            self.transport.send(data, addr, now)
+
+    def _refusal_for(self, request: ConnectRequest, addr: Address) -> tuple[str, str] | None:
+        """(kind, reason) if this proven sender may not join, else None."""
         if request.rules_hash != self.rules.rules_hash:
-            self._refuse(addr, f"rules mismatch: server rules {self.rules.rules_hash}, "
-                               f"client rules {request.rules_hash}", size_bytes, now)
-            return
+            return "rules", f"rules mismatch: server rules {self.rules.rules_hash}, client rules {request.rules_hash}"
+        if self._free_player_id() is None:
+            return "full", f"server full ({self.config.max_players} players)"
+        from_ip = sum(1 for a in self.clients if a[0] == addr[0])
+        if from_ip >= self.config.max_per_ip:
+            return "per_ip", f"too many players from {addr[0]} ({self.config.max_per_ip} at most)"
+        return None
+
+    def _join(self, request: ConnectRequest, header: Header, size_bytes: int, addr: Address, now: float) -> None:
         player_id = self._free_player_id()
-        if player_id is None:
-            self._refuse(addr, f"server full ({self.config.max_players} players)", size_bytes, now)
-            return
-        name = request.name.strip() or f"player{player_id}"
+        name = self._unique_name(request.name.strip() or f"player{player_id}")
         buffer = InputBuffer(self.config.input_buffer, self.config.tick_rate,
                              round(STEADY_AFTER_S * self.config.tick_rate))
-        slot = ClientSlot(player_id, name, Connection(addr, now), buffer)
+        slot = ClientSlot(player_id, name, Connection(addr, now, self.cookies.token(addr)), buffer)
         slot.conn.on_receive(header, size_bytes, now)
         self.clients[addr] = slot
         self.world = self.rules.add_player(self.world, player_id)
         self.roster_version += 1
         self.peak_clients = max(self.peak_clients, len(self.clients))
-        self._log(f"{name} joined from {addr[0]}:{addr[1]} as player {player_id}")
-        self._send(slot, self._accept_for(slot), now)
+        self._log(f"{name!r} joined from {addr[0]}:{addr[1]} as player {player_id}")
+        self._send(slot, self._accept_for(slot, request.nonce), now)
+
+    def _on_repeated_connect(self, slot: ClientSlot, request: ConnectRequest, now: float) -> None:
+        """Our accept was lost and the client asks again: answer, never start over."""
+        if request.cookie and self.cookies.valid(slot.conn.addr, request.cookie, now):
+            self._send(slot, self._accept_for(slot, request.nonce), now)
+        else:
+            raise PacketError("connected_peer")  # a plain request never replaces a session
+
+    def _unique_name(self, name: str) -> str:
+        taken = {slot.name for slot in self.clients.values()}
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            suffix = f"-{n}"
+            candidate = name[:MAX_NAME_CHARS - len(suffix)] + suffix
+        return candidate
 
     def _log(self, event: str) -> None:
         self.events.append(event)
@@ -156,9 +212,9 @@ class ServerSession:
         if self.on_event is not None:
             self.on_event(event)
 
-    def _accept_for(self, slot: ClientSlot) -> Accept:
+    def _accept_for(self, slot: ClientSlot, nonce: int) -> Accept:
         return Accept(slot.player_id, self.config.tick_rate, self.config.snapshot_rate,
-                      self.rules.rules_hash, self.tick)
+                      self.rules.rules_hash, self.tick, nonce)
 
     def _free_player_id(self) -> int | None:
         used = {slot.player_id for slot in self.clients.values()}
@@ -167,7 +223,7 @@ class ServerSession:
                 return player_id
         return None
 
-    def _refuse(self, addr: Address, reason: str, request_bytes: int, now: float) -> None:
+    def _refuse(self, addr: Address, reason: str, request_bytes: int, now: float, kind: str) -> None:
         # A stateless reply (seq 0, no acks), never larger than the request: a client-chosen rules
         # hash of multi-byte characters could otherwise grow the reason past the padding.
         header = Header(PROTOCOL_VERSION, 0, -1, 0)
@@ -176,7 +232,18 @@ class ServerSession:
         data = encode(Refuse(text), header)
         if len(data) <= request_bytes:
             self.transport.send(data, addr, now)
-        self._log(f"refused {addr[0]}:{addr[1]}: {reason}")
+        self.refusals[kind] += 1
+        self._log_refusal(f"refused {addr[0]}:{addr[1]}: {reason!r}", now)
+
+    def _log_refusal(self, event: str, now: float) -> None:
+        """At most one refusal line a second: a flood must not flood the console too."""
+        if now - self._refusal_log_s < REFUSAL_LOG_INTERVAL_S:
+            self._refusals_unlogged += 1
+            return
+        if self._refusals_unlogged:
+            event += f" (and {self._refusals_unlogged} more refusals not shown)"
+        self._refusal_log_s, self._refusals_unlogged = now, 0
+        self._log(event)
 
     def _remove(self, slot: ClientSlot, event: str) -> None:
         self.final_positions_px.pop(slot.name, None)
@@ -248,7 +315,7 @@ class ServerSession:
     def _expire_and_keepalive(self, now: float) -> None:
         for slot in list(self.clients.values()):
             if slot.conn.timed_out(now):
-                self._remove(slot, f"{slot.name} timed out (silent for {now - slot.conn.last_receive_s:.1f} s)")
+                self._remove(slot, f"{slot.name!r} timed out (silent for {now - slot.conn.last_receive_s:.1f} s)")
             elif slot.conn.needs_keepalive(now):
                 self._send(slot, KeepAlive(), now)
 
@@ -276,6 +343,7 @@ class ServerSession:
             "dropped_packets_total": self.dropped.total,
             "inputs_skipped": self.departed_skipped + sum(s.inputs.skipped for s in self.clients.values()),
             "input_buffer": str(self.config.input_buffer),
+            "refusals": dict(self.refusals),
             "input_ticks": self.input_ticks(),
             "input_buffer_ms_mean": round(self._wait_ms().mean, 2),
             "final_positions_px": dict(self.final_positions_px) | {s.name: self._position_px(s) for s in self._slots_by_id()},

@@ -2,7 +2,7 @@
 
 This is the foundation's promise in one test: processes that share nothing but UDP datagrams
 join, see each other move, and agree exactly on where each player ended (the bots release their
-keys for the last half second of a timed run, so everyone ends at rest).
+keys for the last second of a timed run, so everyone ends at rest).
 """
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def test_arena_trails_show_prediction_leaving_the_server_path_when_pushed() -> N
 def test_input_buffer_lead_follows_the_target_only_with_time_dilation() -> None:
     d = scenario("input_buffer_lead")
     assert d.miss_on_ms < d.miss_off_ms
-    assert d.wait_off_ms >= d.wait_on_ms + 5.0  # the same figure test_switches checks
+    assert d.lead_after_off_ms >= d.lead_after_on_ms + 40.0  # the lag drop, as test_switches checks it
     assert np.all(d.dilation_off_pct == 0.0)
     assert 0.0 < d.dilation_pct_max <= MAX_DILATION * 100
     settled = d.t_s >= d.settled_after_s

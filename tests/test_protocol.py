@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from netcode.clock import FakeClock
 from netcode.connection import KEEPALIVE_INTERVAL_S, SENT_HISTORY, TIMEOUT_S, Connection
-from netcode.protocol import (LEAD_TARGET_NONE, MAX_LEAD_CTICKS, CONNECT_REQUEST_MIN_BYTES, MAX_ACK_DELAY_100US, MAX_HASH_CHARS, MAX_NAME_CHARS,
+from netcode.protocol import (COOKIE_BYTES, LEAD_TARGET_NONE, MAX_LEAD_CTICKS, RULES_HASH_CHARS, U64, Challenge, CONNECT_REQUEST_MIN_BYTES, MAX_ACK_DELAY_100US, MAX_HASH_CHARS, MAX_NAME_CHARS,
                               MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_REDUNDANT_INPUTS,
                               PROTOCOL_ID, PROTOCOL_VERSION, U32, Accept, ConnectRequest, Disconnect, Header,
                               Inputs, KeepAlive, PacketError, PacketType, Refuse, Roster, Snapshot, decode,
                               decode_header, encode)
-from netcode.sequence import (ACK_BITS, NO_ACK, SEQ_MODULO, ReceivedWindow, acked_sequences, seq_diff,
+from netcode.sequence import (ACK_BITS, MAX_SEQ_JUMP, NO_ACK, SEQ_MODULO, ReceivedWindow, acked_sequences, seq_diff,
                               seq_greater, seq_next)
 
 SLOW = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -64,6 +64,8 @@ class WindowModel:
         self.received: set[int] = set()
 
     def record(self, seq: int) -> bool:
+        if self.newest is not None and seq - self.newest > MAX_SEQ_JUMP:
+            return False
         if self.newest is None or seq > self.newest:
             self.newest = seq
             self.received.add(seq)
@@ -136,9 +138,11 @@ def test_acked_sequences() -> None:
 u32 = st.integers(0, U32)
 printable_name = st.text(st.characters(codec="utf-8"), max_size=MAX_NAME_CHARS).filter(str.isprintable)
 any_text = st.text(st.characters(codec="utf-8"), max_size=MAX_REASON_CHARS)
-hash_text = st.text(st.characters(codec="utf-8"), max_size=MAX_HASH_CHARS)
+hash_text = st.text("0123456789abcdef", min_size=RULES_HASH_CHARS, max_size=RULES_HASH_CHARS)
+cookies = st.binary(min_size=COOKIE_BYTES, max_size=COOKIE_BYTES)
+HASH = "0123456789abcdef"
 headers = st.builds(Header, st.just(PROTOCOL_VERSION), st.integers(0, 0xFFFF), st.integers(-1, 0xFFFF),
-                    u32, st.integers(0, MAX_ACK_DELAY_100US))
+                    u32, st.integers(0, MAX_ACK_DELAY_100US), st.integers(0, U64))
 
 
 @st.composite
@@ -148,9 +152,10 @@ def inputs_messages(draw) -> Inputs:
 
 
 messages = st.one_of(
-    st.builds(ConnectRequest, printable_name, hash_text),
+    st.builds(ConnectRequest, printable_name, hash_text, st.one_of(st.just(b""), cookies), st.integers(0, U64)),
+    st.builds(Challenge, cookies, st.integers(0, U64)),
     st.builds(Accept, st.integers(0, MAX_PLAYERS_ON_WIRE - 1), st.integers(1, 1000), st.integers(1, 1000),
-              hash_text, u32),
+              hash_text, u32, st.integers(0, U64)),
     st.builds(Refuse, any_text),
     inputs_messages(),
     st.builds(Snapshot, u32, st.integers(-1, U32), u32,
@@ -176,7 +181,8 @@ def test_every_message_round_trips(message, header: Header) -> None:
 
 def test_each_message_type_has_its_own_type_number() -> None:
     h = Header(PROTOCOL_VERSION, 0, -1, 0)
-    samples = {ConnectRequest("a", "h"): PacketType.CONNECT_REQUEST, Accept(1, 60, 30, "h", 5): PacketType.ACCEPT,
+    samples = {ConnectRequest("a", HASH): PacketType.CONNECT_REQUEST, Accept(1, 60, 30, HASH, 5): PacketType.ACCEPT,
+               Challenge(b"c" * COOKIE_BYTES): PacketType.CHALLENGE,
                Refuse("x"): PacketType.REFUSE, Inputs(0, (1,), -1, -1): PacketType.INPUT,
                Snapshot(1, -1, 0, ()): PacketType.SNAPSHOT, Roster(1, ((0, "a"),)): PacketType.ROSTER,
                KeepAlive(): PacketType.KEEPALIVE, Disconnect("bye"): PacketType.DISCONNECT}
@@ -204,7 +210,7 @@ def packet(*fields) -> bytes:
 
 
 def good_fields(ptype: int = PacketType.KEEPALIVE, body=None) -> list:
-    return [PROTOCOL_ID, PROTOCOL_VERSION, ptype, 1, 0, 0, 0, [] if body is None else body]
+    return [PROTOCOL_ID, PROTOCOL_VERSION, ptype, 1, 0, 0, 0, 0, [] if body is None else body]
 
 
 def decode_reason(data: bytes) -> str:
@@ -283,22 +289,25 @@ def test_oversized_datagrams_are_rejected_before_decoding() -> None:
 
 
 def test_header_checks() -> None:
-    assert decode_reason(packet(0x1234, 1, 7, 1, 0, 0, 0, [])) == "wrong_protocol"
-    assert decode_reason(packet("NC", 1, 7, 1, 0, 0, 0, [])) == "wrong_protocol"
-    assert decode_reason(packet(*good_fields()[:7])) == "bad_header"
+    assert decode_reason(packet(0x1234, 1, 7, 1, 0, 0, 0, 0, [])) == "wrong_protocol"
+    assert decode_reason(packet("NC", 1, 7, 1, 0, 0, 0, 0, [])) == "wrong_protocol"
+    assert decode_reason(packet(*good_fields()[:8])) == "bad_header"
+    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 7)) == "bad_header"
     assert decode_reason(packet(*good_fields(), 0)) == "bad_header"
     assert decode_reason(msgpack.packb(5)) == "bad_header"
     assert decode_reason(msgpack.packb("hello")) == "bad_header"
-    assert decode_reason(packet(PROTOCOL_ID, 99, 7, 1, 0, 0, 0, [])) == "version"
-    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 99, 1, 0, 0, 0, [])) == "unknown_type"
-    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 0, 1, 0, 0, 0, [])) == "bad_body"
-    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 7, 1, 0, 0, 0, "body")) == "bad_body"
+    assert decode_reason(packet(PROTOCOL_ID, 99, 7, 1, 0, 0, 0, 0, [])) == "version"
+    assert decode_reason(packet(PROTOCOL_ID, 2, 7, 1, 0, 0, 0, [])) == "version"  # the 8-item layout of 2
+    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 99, 1, 0, 0, 0, 0, [])) == "unknown_type"
+    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 0, 1, 0, 0, 0, 0, [])) == "bad_body"
+    assert decode_reason(packet(PROTOCOL_ID, PROTOCOL_VERSION, 7, 1, 0, 0, 0, 0, "body")) == "bad_body"
 
 
 @pytest.mark.parametrize("index,value", [
-    (1, True), (2, True), (3, True), (4, False), (5, True), (6, True),  # bool is not an int
-    (3, 1.0), (3, "1"), (3, None), (3, [1]), (3, b"\x01"),  # other wrong types
+    (1, True), (2, True), (3, True), (4, False), (5, True), (6, True), (7, True),  # bool is not an int
+    (3, 1.0), (3, "1"), (3, None), (3, [1]), (3, b"\x01"), (7, "token"),  # other wrong types
     (3, -1), (3, 65536), (4, -2), (4, 65536), (5, -1), (5, U32 + 1), (6, -1), (6, MAX_ACK_DELAY_100US + 1),
+    (7, -1),
 ])
 def test_header_field_types_and_ranges(index: int, value) -> None:
     fields = good_fields()
@@ -321,16 +330,25 @@ def test_header_field_types_and_ranges(index: int, value) -> None:
     (PacketType.INPUT, [0, [1], -2, -1]),
     (PacketType.INPUT, [0, [1], -1]),  # too few fields
     (PacketType.INPUT, [0, [1], -1, -1, 0]),  # too many fields
-    (PacketType.CONNECT_REQUEST, [b"alice", "hash"]),
-    (PacketType.CONNECT_REQUEST, ["alice", 5]),
-    (PacketType.CONNECT_REQUEST, ["a" * (MAX_NAME_CHARS + 1), "hash"]),
-    (PacketType.CONNECT_REQUEST, ["alice", "h" * (MAX_HASH_CHARS + 1)]),
-    (PacketType.CONNECT_REQUEST, ["alice"]),
-    (PacketType.CONNECT_REQUEST, ["alice", "hash", b"", b""]),
-    (PacketType.ACCEPT, [MAX_PLAYERS_ON_WIRE, 60, 30, "h", 0]),
-    (PacketType.ACCEPT, [0, 0, 30, "h", 0]),
-    (PacketType.ACCEPT, [0, 60, 1001, "h", 0]),
-    (PacketType.ACCEPT, [0, 60, 30, "h", -1]),
+    (PacketType.CONNECT_REQUEST, [b"alice", HASH, b"", 0]),
+    (PacketType.CONNECT_REQUEST, ["alice", 5, b"", 0]),
+    (PacketType.CONNECT_REQUEST, ["a" * (MAX_NAME_CHARS + 1), HASH, b"", 0]),
+    (PacketType.CONNECT_REQUEST, ["alice", "h" * (MAX_HASH_CHARS + 1), b"", 0]),
+    (PacketType.CONNECT_REQUEST, ["alice", "hash", b"", 0]),  # not 16 hex digits
+    (PacketType.CONNECT_REQUEST, ["alice", HASH.upper(), b"", 0]),
+    (PacketType.CONNECT_REQUEST, ["alice", "\x1b[31m" + HASH[:11], b"", 0]),
+    (PacketType.CONNECT_REQUEST, ["alice", HASH, b""]),  # no nonce field
+    (PacketType.CONNECT_REQUEST, ["alice", HASH, b"short", 0]),
+    (PacketType.CONNECT_REQUEST, ["alice", HASH, b"", -1]),
+    (PacketType.CONNECT_REQUEST, ["alice", HASH, b"", 0, b"", b""]),
+    (PacketType.CHALLENGE, [b"", 0]),
+    (PacketType.CHALLENGE, [b"x" * (COOKIE_BYTES + 1), 0]),
+    (PacketType.CHALLENGE, ["text", 0]),
+    (PacketType.CHALLENGE, [b"x" * COOKIE_BYTES]),
+    (PacketType.ACCEPT, [MAX_PLAYERS_ON_WIRE, 60, 30, HASH, 0, 0]),
+    (PacketType.ACCEPT, [0, 0, 30, HASH, 0, 0]),
+    (PacketType.ACCEPT, [0, 60, 1001, HASH, 0, 0]),
+    (PacketType.ACCEPT, [0, 60, 30, HASH, -1, 0]),
     (PacketType.REFUSE, [["nested"]]),
     (PacketType.REFUSE, ["x" * (MAX_REASON_CHARS + 1)]),
     (PacketType.SNAPSHOT, [1, -1, 0, []]),  # the old, shorter layout
@@ -358,14 +376,14 @@ def test_body_field_types_and_ranges(ptype: int, body: list) -> None:
 @pytest.mark.parametrize("name", ["a\nb", "\x00", "\x1b[31mred", "tab\t", "\x7f", "rtl\u202e", "nul\u0000x",
                                   "line\u2028"])
 def test_names_with_control_characters_are_rejected(name: str) -> None:
-    assert decode_reason(msgpack.packb(good_fields(PacketType.CONNECT_REQUEST, [name, "hash"]))) == "bad_body"
+    assert decode_reason(msgpack.packb(good_fields(PacketType.CONNECT_REQUEST, [name, HASH, b"", 0]))) == "bad_body"
     assert decode_reason(msgpack.packb(good_fields(PacketType.ROSTER, [1, [[0, name]]]))) == "bad_body"
 
 
 def test_printable_names_are_accepted() -> None:
     for name in ("alice", "Zoë", "玩家", "a b", ""):
-        data = msgpack.packb(good_fields(PacketType.CONNECT_REQUEST, [name, "hash"]))
-        assert decode(data)[1] == ConnectRequest(name, "hash")
+        data = msgpack.packb(good_fields(PacketType.CONNECT_REQUEST, [name, HASH, b"", 0]))
+        assert decode(data)[1] == ConnectRequest(name, HASH)
 
 
 def test_maps_and_ext_types_are_refused() -> None:
@@ -409,8 +427,10 @@ def test_connect_request_is_padded(name: str, rules_hash: str, header: Header) -
 
 
 def test_largest_accept_and_server_refusals_fit_in_the_smallest_request() -> None:
-    smallest_request = len(encode(ConnectRequest("", ""), Header(PROTOCOL_VERSION, 0, -1, 0)))
-    big_header = Header(PROTOCOL_VERSION, 0xFFFF, 0xFFFF, U32, MAX_ACK_DELAY_100US)
+    smallest_request = len(encode(ConnectRequest("", HASH), Header(PROTOCOL_VERSION, 0, -1, 0)))
+    challenge = encode(Challenge(b"c" * COOKIE_BYTES), Header(PROTOCOL_VERSION, 0, -1, 0))
+    assert len(challenge) < smallest_request
+    big_header = Header(PROTOCOL_VERSION, 0xFFFF, 0xFFFF, U32, MAX_ACK_DELAY_100US, U64)
     accept = encode(Accept(MAX_PLAYERS_ON_WIRE - 1, 1000, 1000, "f" * 16, U32), big_header)
     assert len(accept) < smallest_request
     for reason in ("server full (64 players)",

@@ -4,7 +4,9 @@ Everything runs in one process and one thread: the harness advances the fake clo
 time, lets clients send, lets the server drain its queue and tick, then lets clients read. A small
 ``Link`` wrapper between a client and the network can lose, duplicate and delay datagrams
 deterministically, and a ``RecordingRules`` wrapper writes down exactly which inputs the server
-applied to each player on each tick.
+applied to each player on each tick. The server has a fixed secret, so its cookies and tokens
+repeat from run to run; every harness client shares one IP address, so the per-IP cap is raised
+to the most allowed unless a test asks for the default.
 """
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ from game.netgame import SimRules
 from netcode.client_session import ClientSession, ClientState
 from netcode.clock import FakeClock
 from netcode.connection import TIMEOUT_S
-from netcode.protocol import (CONNECT_REQUEST_MIN_BYTES, MAX_REDUNDANT_INPUTS, PROTOCOL_ID, PROTOCOL_VERSION,
-                              ConnectRequest, Header, Inputs, PacketType, Refuse, Snapshot, decode,
-                              decode_header, encode)
+from netcode.handshake import CONNECTS_PER_ADDR_PER_S
+from netcode.protocol import (CONNECT_REQUEST_MIN_BYTES, MAX_NAME_CHARS, MAX_REDUNDANT_INPUTS, PROTOCOL_ID,
+                              PROTOCOL_VERSION, TOKEN_NONE, Challenge, ConnectRequest, Header, Inputs, PacketType,
+                              Refuse, Snapshot, decode, decode_header, encode)
 from netcode.input_buffer import (GAP_PATIENCE_TICKS, MAX_BACKLOG_INPUTS, MAX_CATCHUP_CREDIT, BufferPolicy,
                                   InputBuffer)
 from netcode.server import ServerConfig, ServerSession
@@ -32,6 +35,9 @@ from netcode.transport import Address, MemoryNetwork, MemoryTransport
 TICK_RATE = 60
 DT = 1 / TICK_RATE
 SERVER: Address = ("10.0.0.1", 5000)
+CLIENT_IP = "10.0.0.2"  # every harness client's IP address (each gets its own port)
+SECRET = b"test-secret"
+HARNESS_MAX_PER_IP = 64  # the most ServerConfig allows: the harness clients share one IP
 
 
 class RecordingRules(SimRules):
@@ -93,13 +99,14 @@ class Link:
 
 
 class Harness:
-    def __init__(self, max_players: int = 16, snapshot_rate: int = 30, input_buffer: str = "adaptive") -> None:
+    def __init__(self, max_players: int = 16, snapshot_rate: int = 30, input_buffer: str = "adaptive",
+                 max_per_ip: int = HARNESS_MAX_PER_IP) -> None:
         self.clock = FakeClock(100.0)
         self.net = MemoryNetwork()
         self.rules = RecordingRules(TICK_RATE)
         config = ServerConfig(tick_rate=TICK_RATE, snapshot_rate=snapshot_rate, max_players=max_players,
-                              input_buffer=BufferPolicy.parse(input_buffer))
-        self.server = ServerSession(self.rules, self.net.endpoint(SERVER), config, self.clock.now())
+                              input_buffer=BufferPolicy.parse(input_buffer), max_per_ip=max_per_ip)
+        self.server = ServerSession(self.rules, self.net.endpoint(SERVER), config, self.clock.now(), secret=SECRET)
         self.clients: list[ClientSession] = []
         self.links: dict[int, Link] = {}
         self.snapshots: dict[int, list[Snapshot]] = defaultdict(list)
@@ -110,9 +117,9 @@ class Harness:
     def now(self) -> float:
         return self.clock.now()
 
-    def client(self, name: str = "p", rules_hash: str | None = None) -> ClientSession:
+    def client(self, name: str = "p", rules_hash: str | None = None, ip: str = CLIENT_IP) -> ClientSession:
         self._port += 1
-        link = Link(self.net.endpoint(("10.0.0.2", self._port)))
+        link = Link(self.net.endpoint((ip, self._port)))
         client = ClientSession(link, SERVER, name, sim.RULES_HASH if rules_hash is None else rules_hash, self.now)
         self.clients.append(client)
         self.links[id(client)] = link
@@ -141,9 +148,9 @@ class Harness:
         for _ in range(n):
             self.tick(send)
 
-    def connect(self, name: str = "p") -> ClientSession:
-        client = self.client(name)
-        for _ in range(3):
+    def connect(self, name: str = "p", ip: str = CLIENT_IP) -> ClientSession:
+        client = self.client(name, ip=ip)
+        for _ in range(3):  # request, challenge; request with the cookie, accept; one spare
             self.tick()
         assert client.state is ClientState.CONNECTED, client.reason
         return client
@@ -174,8 +181,12 @@ def test_handshake_accept() -> None:
     h = Harness(snapshot_rate=20)
     a = h.client("alice")
     assert a.state is ClientState.CONNECTING
+    h.tick()  # the request gets only a challenge, whose cookie the client echoes at once
+    assert a.state is ClientState.CONNECTING and a.cookie
+    assert not h.server.clients
     h.tick()
     assert a.state is ClientState.CONNECTED
+    assert a.conn.token != TOKEN_NONE and a.conn.token == h.slot(a).conn.token
     assert a.accept is not None
     assert (a.player_id, a.accept.tick_rate, a.accept.snapshot_rate) == (0, TICK_RATE, 20)
     assert a.accept.rules_hash == sim.RULES_HASH
@@ -183,7 +194,7 @@ def test_handshake_accept() -> None:
     assert b.player_id == 1
     assert [p.id for p in h.server.world.players] == [0, 1]
     assert sorted(s.name for s in h.server.clients.values()) == ["alice", "bob"]
-    assert any("alice joined" in e for e in h.server.events)
+    assert any("'alice' joined" in e for e in h.server.events)  # names are quoted in the log
 
 
 def test_connect_request_is_resent_until_answered() -> None:
@@ -205,6 +216,10 @@ def test_lost_accept_is_sent_again() -> None:
     link = h.link(a)
     a.update(h.now)
     link.flush(h.now)
+    h.server.receive(h.now)  # a challenge
+    assert not h.server.clients
+    a.receive(h.now)  # the client echoes the cookie at once
+    link.flush(h.now)
     h.server.receive(h.now)
     assert len(h.server.clients) == 1
     h.net.queues[link.local_address].clear()  # the accept is lost
@@ -213,21 +228,34 @@ def test_lost_accept_is_sent_again() -> None:
     assert len(h.server.clients) == 1
     assert [p.id for p in h.server.world.players] == [0]
     assert link.received_types.count(PacketType.ACCEPT) == 1
+    assert link.received_types.count(PacketType.CHALLENGE) == 1
 
 
 def _refused(h: Harness, client: ClientSession) -> tuple[bytes, bytes]:
-    """Run until ``client`` is refused; return (its last connect request, the refusal datagram)."""
+    """Run until ``client`` is refused; return (its last connect request, the refusal datagram).
+
+    A refusal only comes once the client has proven its address: first a challenge, then the
+    request again with the cookie, then the refusal.
+    """
     link = h.link(client)
     before = len(link.received_types)
     inbox = h.net.queues[link.local_address]
     client.update(h.now)
     link.flush(h.now)
+    first = link.sent[-1]
+    h.server.receive(h.now)
+    (challenge, _), = list(inbox)
+    assert len(challenge) <= len(first)
+    client.receive(h.now)  # reads the challenge and asks again at once, with the cookie
+    assert client.state is ClientState.CONNECTING
+    link.flush(h.now)
     request = link.sent[-1]
+    assert decode(request)[1].cookie == decode(challenge)[1].cookie
     h.server.receive(h.now)
     (reply, _), = list(inbox)
     client.receive(h.now)
     assert client.state is ClientState.REFUSED
-    assert link.received_types[before:] == [PacketType.REFUSE]
+    assert link.received_types[before:] == [PacketType.CHALLENGE, PacketType.REFUSE]
     return request, reply
 
 
@@ -255,15 +283,93 @@ def test_refused_on_rules_mismatch_naming_both_hashes() -> None:
     assert not h.server.clients
 
 
-@pytest.mark.parametrize("rules_hash", ["é" * 64, "😀" * 64, "x" * 64, "", "😀" * 60 + "\n\t\0"])
+@pytest.mark.parametrize("rules_hash", ["0000000000000000", "ffffffffffffffff", "0123456789abcdef"])
 def test_refusal_is_never_larger_than_the_request(rules_hash: str) -> None:
-    """Whatever hash a client claims, the refusal it provokes is no larger than its own request."""
+    """Whatever (well-formed) hash a client claims, the refusal it provokes is no larger than its request."""
     h = Harness()
     client = h.client(rules_hash=rules_hash)
     request, reply = _refused(h, client)
     assert len(reply) <= len(request)
     assert isinstance(decode(reply)[1], Refuse)
     assert client.reason.startswith("refused by server: rules mismatch")
+
+
+@pytest.mark.parametrize("rules_hash", ["é" * 64, "😀" * 64, "x" * 64, "", "😀" * 60 + "\n\t\0",
+                                        "0123456789ABCDEF", "0123456789abcde"])
+def test_a_malformed_rules_hash_gets_no_reply_at_all(rules_hash: str) -> None:
+    """A hash that is not 16 lowercase hex digits makes the request malformed: dropped, never answered."""
+    h = Harness()
+    client = h.client(rules_hash=rules_hash)
+    h.ticks(20)
+    requests = [d for d in h.link(client).sent if decode_header(d)[0] == PacketType.CONNECT_REQUEST]
+    assert len(requests) >= 2
+    assert h.link(client).received_types == []  # no challenge, no refusal: nothing at all
+    assert client.state is ClientState.CONNECTING
+    assert dict(h.server.dropped) == {"bad_body": len(requests)}
+    assert not h.server.clients
+
+
+def test_per_ip_cap_with_the_default_config() -> None:
+    """A few people behind one router may play; a fifth session from the same IP is refused."""
+    default = ServerConfig().max_per_ip
+    assert default == 4
+    h = Harness(max_per_ip=default)
+    for i in range(default):
+        h.connect(f"home{i}")
+    fifth = h.client("home4")
+    request, reply = _refused(h, fifth)
+    assert f"too many players from {CLIENT_IP}" in fifth.reason
+    assert len(reply) <= len(request)
+    assert dict(h.server.refusals) == {"per_ip": 1}
+    assert len(h.server.clients) == default
+    other = h.connect("elsewhere", ip="10.0.0.3")  # another IP address is not affected
+    assert other.player_id == default
+
+
+def test_names_are_made_unique() -> None:
+    h = Harness()
+    long = "x" * MAX_NAME_CHARS
+    for name in ("p", "p", "p", long, long):
+        h.connect(name)
+    names = [s.name for s in sorted(h.server.clients.values(), key=lambda s: s.player_id)]
+    assert names == ["p", "p-2", "p-3", long, long[:MAX_NAME_CHARS - 2] + "-2"]
+    h.ticks(3)
+    assert sorted(h.clients[0].roster.values()) == sorted(names)
+
+
+def test_plain_connect_request_from_a_connected_address_is_dropped() -> None:
+    """A request without the cookie never replaces (or answers for) a session already there."""
+    h = Harness()
+    a = h.connect("alice")
+    slot = h.slot(a)
+    addr = h.link(a).local_address
+    h.link(a).inner.send(encode(ConnectRequest("mallory", sim.RULES_HASH), Header(PROTOCOL_VERSION, 0, -1, 0)),
+                         SERVER, h.now)
+    h.server.receive(h.now)
+    assert dict(h.server.dropped) == {"connected_peer": 1}
+    assert not h.net.queues[addr]  # no challenge, no accept
+    assert h.server.clients == {addr: slot} and slot.name == "alice"
+    h.ticks(10)
+    assert a.state is ClientState.CONNECTED and h.slot(a) is slot
+
+
+def test_connect_requests_are_rate_limited_per_address() -> None:
+    h = Harness()
+    raw = h.net.endpoint(("10.0.0.9", 9999))
+    request = encode(ConnectRequest("flood", sim.RULES_HASH), Header(PROTOCOL_VERSION, 0, -1, 0))
+    for _ in range(20):
+        raw.send(request, SERVER, h.now)
+    h.server.receive(h.now)
+    replies = raw.receive(h.now)
+    assert len(replies) == CONNECTS_PER_ADDR_PER_S
+    assert all(isinstance(decode(data)[1], Challenge) for data, _ in replies)
+    assert dict(h.server.dropped) == {"rate_limited": 20 - CONNECTS_PER_ADDR_PER_S}
+    b = h.connect("bob")  # another address is not affected
+    assert b.state is ClientState.CONNECTED
+    h.clock.advance(1.0)  # the next second, the flooding address is answered again
+    raw.send(request, SERVER, h.now)
+    h.server.receive(h.now)
+    assert len(raw.receive(h.now)) == 1
 
 
 def test_refused_on_version_mismatch_naming_both_versions() -> None:
@@ -314,14 +420,27 @@ def test_unpadded_connect_request_gets_no_reply() -> None:
     """An attacker skipping the padding must not get an accept larger than what it sent."""
     h = Harness()
     raw = h.net.endpoint(("10.0.0.9", 9999))
-    short = msgpack.packb([PROTOCOL_ID, PROTOCOL_VERSION, PacketType.CONNECT_REQUEST, 0, -1, 0, 0,
-                           ["", sim.RULES_HASH]])
-    assert len(short) < CONNECT_REQUEST_MIN_BYTES
-    raw.send(short, SERVER, h.now)
+
+    def short(cookie: bytes) -> bytes:
+        return msgpack.packb([PROTOCOL_ID, PROTOCOL_VERSION, PacketType.CONNECT_REQUEST, 0, -1, 0, 0, TOKEN_NONE,
+                              ["", sim.RULES_HASH, cookie]])
+
+    assert len(short(b"")) < CONNECT_REQUEST_MIN_BYTES
+    raw.send(short(b""), SERVER, h.now)
+    h.server.receive(h.now)
+    assert raw.receive(h.now) == []  # not even a challenge
+    # Even with a valid cookie (got with a padded request), an unpadded request gets nothing.
+    raw.send(encode(ConnectRequest("", sim.RULES_HASH), Header(PROTOCOL_VERSION, 0, -1, 0)), SERVER, h.now)
+    h.server.receive(h.now)
+    (reply, _), = raw.receive(h.now)
+    challenge = decode(reply)[1]
+    assert isinstance(challenge, Challenge)
+    assert len(short(challenge.cookie)) < CONNECT_REQUEST_MIN_BYTES
+    raw.send(short(challenge.cookie), SERVER, h.now)
     h.server.receive(h.now)
     assert raw.receive(h.now) == []
     assert not h.server.clients
-    assert dict(h.server.dropped) == {"short_request": 1}
+    assert dict(h.server.dropped) == {"short_request": 2}
 
 
 # =============================================================================================
@@ -336,7 +455,8 @@ def test_malformed_datagrams_are_dropped_counted_and_harmless() -> None:
     raw.send(b"", SERVER, h.now)
     raw.send(b"\x00" * 5000, SERVER, h.now)
     raw.send(encode(Inputs(5, (1, 2), -1, -1), Header(PROTOCOL_VERSION, 0, -1, 0)), SERVER, h.now)
-    raw.send(msgpack.packb([PROTOCOL_ID, PROTOCOL_VERSION, 4, 0, -1, 0, 0, [True, [1], -1, -1]]), SERVER, h.now)
+    raw.send(msgpack.packb([PROTOCOL_ID, PROTOCOL_VERSION, 4, 0, -1, 0, 0, TOKEN_NONE, [True, [1], -1, -1]]),
+             SERVER, h.now)
     # The connected client's own address sending garbage is dropped too, without losing its slot.
     h.link(a).inner.send(b"\x93\x01\x02", SERVER, h.now)
     h.server.receive(h.now)

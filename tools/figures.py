@@ -567,8 +567,10 @@ def _drawn_offsets(run: Run) -> float:
 
 # --- 7. input_buffer_lead -------------------------------------------------------------------------
 
-LEAD_SECONDS = 10.0
+LEAD_SECONDS = 14.0
 SETTLED_AFTER_S = 4.0
+LAG_DROP_S = 6.0  # wifi until then, a clean link after: 50 ms less each way
+AFTER_DROP_S = 10.0  # "long after the drop": the lead from here to the end
 MS_PER_TICK = 1000 / TICK_RATE
 
 
@@ -587,18 +589,26 @@ class InputBufferLead:
     wait_on_ms: float  # the server's mean input wait (input_buffer_ms_mean)
     wait_off_ms: float
     dilation_pct_max: float  # largest |dilation| once settled
+    lead_after_on_ms: float  # mean lead from AFTER_DROP_S to the end
+    lead_after_off_ms: float
     settled_after_s: float = SETTLED_AFTER_S
+    lag_drop_s: float = LAG_DROP_S
 
     def caption(self) -> str:
-        return (f"The input buffer at work for a line bot under wifi. With time dilation the client runs its "
-                f"ticks up to {self.dilation_pct_max:.1f}% fast or slow (after {self.settled_after_s:g} s), and "
-                f"its inputs' lead follows the target the server learns, {self.miss_on_ms:.1f} ms from it on "
-                f"average; without it the lead stays wherever the first input put it, {self.miss_off_ms:.1f} ms "
-                f"off, and inputs wait {self.wait_off_ms:.0f} ms in the buffer instead of {self.wait_on_ms:.0f}.")
+        return (f"The input buffer at work for a line bot: wifi, then at {self.lag_drop_s:g} s a clean link (50 ms "
+                f"less each way). With time dilation the client runs its ticks up to {self.dilation_pct_max:.1f}% "
+                f"fast or slow, and its inputs' lead follows the target the server learns, "
+                f"{self.miss_on_ms:.1f} ms from it on average (after {self.settled_after_s:g} s); after the drop "
+                f"the lead comes down with the target, to {self.lead_after_on_ms:.0f} ms. Without it the lead "
+                f"stays wherever the client's clock put it, {self.miss_off_ms:.1f} ms off the target on average, "
+                f"and after the drop every input waits {self.lead_after_off_ms:.0f} ms: delay that other players "
+                f"see.")
 
 
 def _lead_run(time_dilation: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict], float]:
-    run = _traced([(Switches(time_dilation=time_dilation), bots.line_bot())], link=WIFI, seconds=LEAD_SECONDS)
+    lan = LinkSettings()
+    run = _traced([(Switches(time_dilation=time_dilation), bots.line_bot())], link=WIFI, seconds=LEAD_SECONDS,
+                  link_at=lambda now, client: lan if now >= LAG_DROP_S else None)
     pid = str(_player_id(run, 0))
     rows = np.array([(r["tick"], *(np.nan if v is None else v for v in r["buffer"][pid]))
                      for r in run.server_trace if pid in r.get("buffer", {})], dtype=float)
@@ -624,7 +634,9 @@ def input_buffer_lead() -> InputBufferLead:
         miss_on_ms=float(np.abs(lead_on[:n] - target_on[:n])[settled].mean()),
         miss_off_ms=float(np.abs(lead_off[:n] - target_off[:n])[settled].mean()),
         wait_on_ms=wait_on, wait_off_ms=wait_off,
-        dilation_pct_max=float(np.abs(dilation_on[frame_t >= SETTLED_AFTER_S]).max()))
+        dilation_pct_max=float(np.abs(dilation_on[frame_t >= SETTLED_AFTER_S]).max()),
+        lead_after_on_ms=float(np.nanmean(lead_on[:n][t_on[:n] >= AFTER_DROP_S])),
+        lead_after_off_ms=float(np.nanmean(lead_off[:n][t_on[:n] >= AFTER_DROP_S])))
 
 
 # --- 8. local_blend_144fps ------------------------------------------------------------------------
@@ -910,8 +922,12 @@ def draw_input_buffer_lead(data: InputBufferLead) -> "Figure":
     top.plot(data.t_s, data.target_on_ms, color=COLORS["on"], lw=1.8, ls="--", label="target, time dilation on")
     top.set_ylabel("input lead (ms)")
     top.set_ylim(0, max(np.nanmax(data.lead_on_ms), np.nanmax(data.lead_off_ms)) + 8)
-    top.set_title("The input buffer: how early the line bot's inputs reach the server (wifi)")
-    top.legend(loc="lower right", ncols=2)
+    top.set_title("The input buffer: how early the line bot's inputs reach the server")
+    for ax in (top, bottom):
+        ax.axvline(data.lag_drop_s, color="#888888", lw=1, ls=":")
+    top.text(data.lag_drop_s + 0.1, top.get_ylim()[1] * 0.92, "the lag drops: 50 ms less each way",
+             fontsize=9, color="#555555")
+    top.legend(loc="center right", ncols=2)
     bottom.axhline(0, color="#888888", lw=0.8)
     bottom.plot(data.frame_t_s, data.dilation_off_pct, color=COLORS["off"], lw=1, label="time dilation off")
     bottom.plot(data.frame_t_s, data.dilation_on_pct, color=COLORS["on"], lw=1.2, label="time dilation on")

@@ -43,7 +43,8 @@ class RunResult:
 
 
 def start_server(duration_s: float, stats_path: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen, int]:
-    cmd = [sys.executable, str(ROOT / "run_server.py"), "--port", "0", "--bind", "127.0.0.1",
+    # Every bot connects from 127.0.0.1: lift the per-address cap meant for a LAN.
+    cmd = [sys.executable, str(ROOT / "run_server.py"), "--port", "0", "--bind", "127.0.0.1", "--max-per-ip", "64",
            "--duration", str(duration_s), "--stats-json", str(stats_path)] + (extra or [])
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     first = proc.stdout.readline()

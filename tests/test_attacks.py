@@ -1,0 +1,413 @@
+"""Attacks from someone off the path: forged source addresses, guessed tokens, replayed datagrams.
+
+Each test runs a real ``ServerSession`` (the arena's ``SimRules``) and real ``ClientSession`` s over
+an in-memory network with a fake clock, and adds an attacker: a ``MemoryTransport`` built with any
+address it likes as its own, so every datagram it sends arrives with that forged source. The
+attacker can send from a victim's address but never reads what is sent to it (it is off the
+path): it knows addresses, can guess sequence numbers, and can replay what it recorded earlier,
+but it never learns a session token or a cookie. Each test checks the victim is unaffected and
+that the server's ``dropped`` counters name the reason every forged datagram was thrown away.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from typing import Callable, Mapping, Sequence
+
+from game import sim
+from game.netgame import SimRules
+from netcode.client_session import ClientSession, ClientState
+from netcode.clock import FakeClock
+from netcode.handshake import COOKIE_BUCKET_S, CONNECTS_PER_ADDR_PER_S
+from netcode.protocol import (COOKIE_BYTES, PROTOCOL_VERSION, TOKEN_NONE, U64, Accept, Challenge, ConnectRequest,
+                              Disconnect, Header, Inputs, KeepAlive, Message, PacketType, Refuse, decode,
+                              decode_header, encode)
+from netcode.sequence import SEQ_MODULO
+from netcode.server import ServerConfig, ServerSession
+from netcode.transport import Address, MemoryNetwork, MemoryTransport
+
+TICK_RATE = 60
+SNAPSHOT_RATE = 30
+DT = 1 / TICK_RATE
+SERVER: Address = ("10.0.0.1", 5000)
+ALICE: Address = ("10.0.0.2", 6001)
+BOB: Address = ("10.0.0.3", 6002)
+SECRET = b"attack-test-secret"
+OTHER_RULES = "0123456789abcdef"
+assert OTHER_RULES != sim.RULES_HASH
+
+
+class RecordingRules(SimRules):
+    """The arena's rules, plus the inputs the server applied: ``applied[player] = [bits...]``."""
+
+    def __init__(self, tick_rate: int) -> None:
+        super().__init__(tick_rate)
+        self.applied: dict[int, list[int]] = defaultdict(list)
+
+    def step(self, world: sim.World, inputs: Mapping[int, Sequence[int]]) -> sim.World:
+        for pid, bits in inputs.items():
+            self.applied[pid].extend(bits)
+        return super().step(world, inputs)
+
+
+class Tap:
+    """A client's transport that records every datagram the client sends (for a later replay)."""
+
+    def __init__(self, inner: MemoryTransport) -> None:
+        self.inner = inner
+        self.local_address = inner.local_address
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes, addr: Address, now: float) -> None:
+        self.sent.append(data)
+        self.inner.send(data, addr, now)
+
+    def receive(self, now: float) -> list[tuple[bytes, Address]]:
+        return self.inner.receive(now)
+
+    def wait(self, timeout_s: float, now: float) -> None:
+        return None
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class Arena:
+    """One server, its honest clients, and a clock; ``tick(forge)`` lets an attacker act each frame."""
+
+    def __init__(self, max_players: int = 16) -> None:
+        self.clock = FakeClock(100.0)
+        self.net = MemoryNetwork()
+        self.rules = RecordingRules(TICK_RATE)
+        config = ServerConfig(tick_rate=TICK_RATE, snapshot_rate=SNAPSHOT_RATE, max_players=max_players)
+        self.server = ServerSession(self.rules, self.net.endpoint(SERVER), config, self.now, secret=SECRET)
+        self.clients: list[ClientSession] = []
+        self.taps: dict[int, Tap] = {}
+        self.bits: dict[int, int] = {}  # id(client) -> the input it sends every frame once connected
+        self.snapshots: dict[int, int] = defaultdict(int)  # id(client) -> snapshots received
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    def client(self, name: str, addr: Address, bits: int | None = None) -> ClientSession:
+        tap = Tap(self.net.endpoint(addr))
+        client = ClientSession(tap, SERVER, name, sim.RULES_HASH, self.now)
+        self.clients.append(client)
+        self.taps[id(client)] = tap
+        if bits is not None:
+            self.bits[id(client)] = bits
+        return client
+
+    def connect(self, name: str, addr: Address, bits: int | None = None) -> ClientSession:
+        client = self.client(name, addr, bits)
+        self.ticks(3)
+        assert client.state is ClientState.CONNECTED, client.reason
+        return client
+
+    def forger(self, source: Address) -> MemoryTransport:
+        """An attacker's socket whose datagrams claim to come from ``source`` (it never reads)."""
+        return MemoryTransport(self.net, source)  # unlike ``endpoint``, leaves that address's inbox alone
+
+    def tick(self, forge: Callable[[float], None] | None = None) -> None:
+        """One frame: the attacker sends first (its datagrams arrive first), then clients, then the server."""
+        self.clock.advance(DT)
+        now = self.now
+        if forge is not None:
+            forge(now)
+        for c in self.clients:
+            c.update(now)
+            if c.state is ClientState.CONNECTED and id(c) in self.bits:
+                c.send_input(self.bits[id(c)], now)
+        self.server.receive(now)
+        self.server.tick_once(now)
+        for c in self.clients:
+            self.snapshots[id(c)] += len(c.receive(now))
+
+    def ticks(self, n: int, forge: Callable[[float], None] | None = None) -> None:
+        for _ in range(n):
+            self.tick(forge)
+
+    def slot(self, client: ClientSession):
+        return self.server.clients[self.taps[id(client)].local_address]
+
+
+def guessed_tokens(*real: int) -> list[int]:
+    """What an attacker who never saw a token can put in the field: none, small numbers, random ones."""
+    rng = random.Random(2024)
+    guesses = [TOKEN_NONE, 1, 2, U64] + [rng.getrandbits(64) for _ in range(4)]
+    assert not set(guesses) & set(real)
+    return guesses
+
+
+def packet(message: Message, seq: int = 0, token: int = TOKEN_NONE, ack: int = -1, ack_bits: int = 0) -> bytes:
+    return encode(message, Header(PROTOCOL_VERSION, seq % SEQ_MODULO, ack, ack_bits, 0, token))
+
+
+def keeps_playing(arena: Arena, client: ClientSession, forge: Callable[[float], None],
+                  seconds: float = 1.0) -> None:
+    """Run ``seconds`` under attack: ``client`` keeps >= 90% of its snapshots and its inputs are applied."""
+    ticks = round(seconds * TICK_RATE)
+    snapshots, applied = arena.snapshots[id(client)], len(arena.rules.applied[client.player_id])
+    arena.ticks(ticks, forge)
+    assert client.state is ClientState.CONNECTED, client.reason
+    assert arena.snapshots[id(client)] - snapshots >= 0.9 * ticks * SNAPSHOT_RATE / TICK_RATE
+    if id(client) in arena.bits:
+        assert len(arena.rules.applied[client.player_id]) - applied >= 0.9 * ticks
+        assert set(arena.rules.applied[client.player_id]) == {arena.bits[id(client)]}  # only its own inputs
+
+
+# =============================================================================================
+# before a session exists: reflection and squatting
+# =============================================================================================
+
+def test_spoofed_connect_requests_are_never_amplified_towards_the_forged_address() -> None:
+    """Requests forged from a victim's address earn it at most the bytes the attacker spent."""
+    arena = Arena()
+    victim: Address = ("10.0.0.66", 7000)
+    inbox = arena.net.endpoint(victim)  # a real machine, which never answers a challenge
+    forger = arena.forger(victim)
+    rng = random.Random(5)
+    variants = [
+        packet(ConnectRequest("", sim.RULES_HASH)),  # the smallest request
+        packet(ConnectRequest("mallory", sim.RULES_HASH, rng.randbytes(COOKIE_BYTES))),  # a guessed cookie
+        packet(ConnectRequest("x", OTHER_RULES)),  # rules mismatch
+        encode(ConnectRequest("", sim.RULES_HASH), Header(PROTOCOL_VERSION - 1, 0, -1, 0)),  # version refusal
+    ]
+    spent = {"bytes": 0, "requests": 0, "old_version": 0}
+
+    def forge(now: float) -> None:
+        for data in rng.sample(variants, 3):  # 180 requests a second, from the victim's address
+            forger.send(data, SERVER, now)
+            spent["bytes"] += len(data)
+            spent["requests"] += 1
+            spent["old_version"] += data is variants[-1]
+
+    arena.ticks(2 * TICK_RATE, forge)
+    replies = [data for data, source in inbox.receive(arena.now) if source == SERVER]
+    reflected = sum(len(data) for data in replies)
+    assert spent["bytes"] > 0 and reflected <= spent["bytes"]  # ratio <= 1 (in fact far below)
+    assert reflected / spent["bytes"] < 0.2
+    assert {decode_header(data)[0] for data in replies} <= {PacketType.CHALLENGE, PacketType.REFUSE}
+    assert len(replies) <= 3 * CONNECTS_PER_ADDR_PER_S  # the rate limit, over the (at most 3) seconds touched
+    refusals = [decode(data)[1] for data in replies if decode_header(data)[0] == PacketType.REFUSE]
+    assert all("version" in r.reason for r in refusals)  # only the version refusal needs no cookie
+    challenges = len(replies) - len(refusals)
+    assert not arena.server.clients and arena.server.world.players == ()
+    # Every request of another version is dropped as such (refused, if the rate allowed); of the
+    # others, all but the few challenged were dropped as over the rate.
+    assert dict(arena.server.dropped) == {"version": spent["old_version"],
+                                          "rate_limited": spent["requests"] - spent["old_version"] - challenges}
+
+
+def test_silent_squatters_cannot_fill_the_server() -> None:
+    """Sixteen forged addresses asking for the four slots and never answering: an honest client joins."""
+    arena = Arena(max_players=4)
+    squatters = [arena.forger((f"10.0.1.{i}", 4000 + i)) for i in range(16)]
+    rng = random.Random(9)
+
+    def forge(now: float) -> None:
+        for i, squatter in enumerate(squatters):
+            cookie = rng.randbytes(COOKIE_BYTES) if i % 2 else b""  # half of them guess a cookie
+            for _ in range(3):  # 180 requests a second each, far over the rate limit
+                squatter.send(packet(ConnectRequest(f"squat{i}", sim.RULES_HASH, cookie)), SERVER, now)
+
+    arena.ticks(TICK_RATE // 2, forge)
+    assert not arena.server.clients
+    honest = arena.client("honest", ALICE, sim.RIGHT)
+    arena.ticks(3, forge)
+    assert honest.state is ClientState.CONNECTED, honest.reason
+    assert [s.name for s in arena.server.clients.values()] == ["honest"]
+    keeps_playing(arena, honest, forge)
+    assert len(arena.server.clients) == 1
+    assert not arena.server.refusals  # never "full": no squatter ever held a slot
+    assert set(arena.server.dropped) == {"rate_limited"}
+
+
+# =============================================================================================
+# a session exists: forged packets from (or to) a player's address
+# =============================================================================================
+
+def test_forged_disconnect_from_the_victims_address_does_not_kick_it() -> None:
+    arena = Arena()
+    victim = arena.connect("victim", ALICE, sim.RIGHT)
+    arena.ticks(30)
+    slot = arena.slot(victim)
+    forger = arena.forger(ALICE)
+    guesses = guessed_tokens(slot.conn.token)
+
+    def forge(now: float) -> None:
+        for token in guesses:  # with the very seq the victim sends next, and its acks: all but the token
+            ack, ack_bits = victim.conn.received.ack_fields()
+            forger.send(packet(Disconnect("bye"), victim.conn.local_seq, token, ack, ack_bits), SERVER, now)
+
+    keeps_playing(arena, victim, forge)
+    assert arena.slot(victim) is slot and len(arena.server.clients) == 1
+    assert not any("left" in e for e in arena.server.events)
+    assert dict(arena.server.dropped) == {"bad_token": TICK_RATE * len(guesses)}
+
+
+def test_forged_disconnect_from_the_servers_address_does_not_end_the_client_session() -> None:
+    arena = Arena()
+    victim = arena.connect("victim", ALICE, sim.RIGHT)
+    arena.ticks(30)
+    slot = arena.slot(victim)
+    fake_server = arena.forger(SERVER)
+    guesses = guessed_tokens(victim.conn.token)
+
+    def forge(now: float) -> None:
+        for token in guesses:
+            forger_seq = slot.conn.local_seq  # the server's next seq, guessed right
+            fake_server.send(packet(Disconnect("server shutting down"), forger_seq, token), ALICE, now)
+        # A refusal or a challenge means nothing to a connected client either.
+        fake_server.send(packet(Refuse("server full")), ALICE, now)
+        fake_server.send(packet(Challenge(b"c" * COOKIE_BYTES)), ALICE, now)
+
+    keeps_playing(arena, victim, forge)
+    assert victim.state is ClientState.CONNECTED and "closed" not in victim.reason
+    assert victim.dropped["bad_token"] == TICK_RATE * len(guesses)
+    assert victim.dropped["bad_nonce"] == TICK_RATE  # the challenges: not an answer to its request
+    assert arena.slot(victim) is slot
+    assert dict(arena.server.dropped) == {}  # the server never saw any of it
+
+
+def test_forged_keepalives_far_ahead_do_not_stall_the_victim() -> None:
+    """Sequence numbers s, s + 32768 and s + 2000 from the victim's address: dropped for their token."""
+    arena = Arena()
+    victim = arena.connect("victim", ALICE, sim.RIGHT)
+    arena.ticks(30)
+    slot = arena.slot(victim)
+    forger = arena.forger(ALICE)
+    guesses = guessed_tokens(slot.conn.token)
+
+    def forge(now: float) -> None:
+        s = victim.conn.local_seq
+        for token in guesses:
+            for seq in (s, s + SEQ_MODULO // 2, s + 2000):
+                forger.send(packet(KeepAlive(), seq, token), SERVER, now)
+
+    keeps_playing(arena, victim, forge)
+    assert slot.conn.received.newest == (victim.conn.local_seq - 1) % SEQ_MODULO  # the window follows the victim
+    assert dict(arena.server.dropped) == {"bad_token": TICK_RATE * len(guesses) * 3}
+
+
+def test_far_ahead_sequence_numbers_are_refused_even_with_the_right_token() -> None:
+    """Behind the token, the sequence window refuses far jumps too: a leaked token cannot stall it."""
+    arena = Arena()
+    victim = arena.connect("victim", ALICE, sim.RIGHT)
+    arena.ticks(30)
+    slot = arena.slot(victim)
+    forger = arena.forger(ALICE)
+
+    def forge(now: float) -> None:
+        s = victim.conn.local_seq
+        for seq in (s + SEQ_MODULO // 2, s + 2000):
+            forger.send(packet(KeepAlive(), seq, slot.conn.token), SERVER, now)
+
+    keeps_playing(arena, victim, forge)
+    assert slot.conn.received.newest == (victim.conn.local_seq - 1) % SEQ_MODULO
+    assert dict(arena.server.dropped) == {"duplicate": TICK_RATE * 2}
+
+
+def test_another_sessions_datagrams_replayed_from_a_players_address_are_dropped() -> None:
+    """Alice's real datagrams, replayed from Bob's address, carry Alice's token: useless to anyone."""
+    arena = Arena()
+    alice = arena.connect("alice", ALICE, sim.RIGHT)
+    bob = arena.connect("bob", BOB, sim.LEFT)
+    arena.ticks(TICK_RATE)
+    recorded = list(arena.taps[id(alice)].sent)  # her connect requests, inputs and keep-alives
+    connects = sum(1 for d in recorded if decode_header(d)[0] == PacketType.CONNECT_REQUEST)
+    assert connects == 2 and len(recorded) > TICK_RATE  # the first request, and the one with her cookie
+    forger = arena.forger(BOB)
+    queue = list(recorded)
+
+    def forge(now: float) -> None:
+        for data in queue[:3]:
+            forger.send(data, SERVER, now)
+        del queue[:3]
+
+    keeps_playing(arena, bob, forge)  # and bob's applied inputs are all his own (LEFT), never alice's
+    assert not queue
+    assert len(arena.server.clients) == 2 and len(arena.server.world.players) == 2
+    assert set(arena.rules.applied[alice.player_id]) == {sim.RIGHT}
+    # A connect request from a connected address is never answered without that address's cookie.
+    assert dict(arena.server.dropped) == {"bad_token": len(recorded) - connects, "connected_peer": connects}
+
+
+def test_a_session_replayed_after_it_ended_gets_only_challenges() -> None:
+    """A whole recorded session replayed from its own address once it ended: the cookie expired."""
+    arena = Arena()
+    alice = arena.connect("alice", ALICE, sim.RIGHT)
+    arena.ticks(TICK_RATE)
+    alice.disconnect(arena.now)
+    arena.tick()
+    assert not arena.server.clients
+    recorded = list(arena.taps[id(alice)].sent)  # connect, cookie, inputs, keep-alives, the disconnects
+    arena.clients.remove(alice)  # she is gone; what reaches her address is read below
+    applied = {pid: len(bits) for pid, bits in arena.rules.applied.items()}
+    arena.ticks(round(2 * COOKIE_BUCKET_S * TICK_RATE) + 1)  # later: every cookie she had has expired
+    dropped_before = Counter(arena.server.dropped)
+    assert dropped_before == {"unknown_peer": 1}  # the second copy of her goodbye
+    inbox = arena.net.queues[ALICE]
+    inbox.clear()
+    forger = arena.forger(ALICE)
+    queue = list(recorded)
+
+    def forge(now: float) -> None:
+        for data in queue[:4]:
+            forger.send(data, SERVER, now)
+        del queue[:4]
+
+    arena.ticks(len(recorded) // 4 + 2, forge)
+    assert not queue
+    assert not arena.server.clients and arena.server.world.players == ()
+    assert {pid: len(bits) for pid, bits in arena.rules.applied.items()} == applied  # no input applied
+    replies = [decode(data)[1] for data, source in inbox if source == SERVER]
+    connects = sum(1 for d in recorded if decode_header(d)[0] == PacketType.CONNECT_REQUEST)
+    assert connects == 2 and len(replies) == connects and all(isinstance(r, Challenge) for r in replies)
+    assert Counter(arena.server.dropped) - dropped_before == {"unknown_peer": len(recorded) - connects}
+
+
+def test_forged_inputs_ahead_of_the_victims_are_never_applied() -> None:
+    arena = Arena()
+    victim = arena.connect("victim", ALICE, sim.LEFT)
+    arena.ticks(30)
+    slot = arena.slot(victim)
+    forger = arena.forger(ALICE)
+    guesses = guessed_tokens(slot.conn.token)
+
+    def forge(now: float) -> None:
+        ahead = victim.next_input_seq  # the victim's next inputs and beyond, all pressing RIGHT
+        for k, token in enumerate(guesses):
+            inputs = Inputs(ahead + k, (sim.RIGHT,) * 32, victim.roster_version, victim.newest_snapshot_tick)
+            forger.send(packet(inputs, victim.conn.local_seq, token), SERVER, now)
+
+    keeps_playing(arena, victim, forge)  # every applied input is the victim's own LEFT
+    assert slot.inputs.last_applied_seq < victim.next_input_seq
+    assert dict(arena.server.dropped) == {"bad_token": TICK_RATE * len(guesses)}
+
+
+def test_a_fake_challenge_and_a_fake_accept_cannot_hijack_a_connecting_client() -> None:
+    clock, net = FakeClock(100.0), MemoryNetwork()
+    server = ServerSession(SimRules(TICK_RATE), net.endpoint(SERVER), ServerConfig(), clock.now(), secret=b"s")
+    client = ClientSession(net.endpoint(ALICE), SERVER, "alice", sim.RULES_HASH, clock.now())
+    fake_server = MemoryTransport(net, SERVER)  # the source address forged as the server's
+    forged_token = 0xDEADBEEF
+    client.update(clock.now())  # the real connect request is on its way
+    # The spoofer knows the client's address and that it is connecting, not its request's nonce.
+    for nonce in (0, 1, 12345):
+        fake_server.send(encode(Challenge(b"\0" * COOKIE_BYTES, nonce), Header(PROTOCOL_VERSION, 0, -1, 0)),
+                         ALICE, clock.now())
+        fake_server.send(encode(Accept(7, 60, 30, sim.RULES_HASH, 0, nonce),
+                                Header(PROTOCOL_VERSION, 0, -1, 0, 0, forged_token)), ALICE, clock.now())
+    client.receive(clock.now())
+    assert client.state is ClientState.CONNECTING and client.conn.token == TOKEN_NONE
+    assert client.dropped["bad_nonce"] == 3 and client.dropped["bad_token"] == 3
+    for _ in range(30):  # the real handshake goes on and succeeds
+        clock.advance(1 / TICK_RATE)
+        client.update(clock.now())
+        server.receive(clock.now())
+        server.tick_once(clock.now())
+        client.receive(clock.now())
+    assert client.state is ClientState.CONNECTED and client.player_id == 0
+    assert client.conn.token == server.clients[ALICE].conn.token != forged_token
