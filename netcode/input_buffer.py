@@ -32,12 +32,15 @@ The guarantees hold in every policy:
 
 * each input number is applied at most once, in order, never more than ``MAX_INPUTS_PER_TICK``
   in one tick, and never before its due tick, so since joining a client has had no more inputs
-  applied than ticks have passed (plus the first lead), however many packets it sends;
+  applied than ticks have passed (plus the first lead), however many packets it sends; with a
+  schedule, two in one tick happen at most once in ``CATCHUP_EVERY_TICKS``, so no second of the
+  track holds more than one extra input, whatever the timing of the packets;
 * an input that never arrives (lost beyond all redundancy) is skipped after
   ``GAP_PATIENCE_TICKS``;
-* an input later than ``MAX_LATE_TICKS`` is dropped (counted in ``skipped``): after a long outage
-  the client sees one correction instead of lasting lag. (Policy ``off``: a backlog beyond
-  ``MAX_BACKLOG_INPUTS`` is dropped.)
+* inputs still overdue after a tick (an outage, a burst) move the schedule later rather than being
+  dropped or applied in a rush: no correction, no speed; the client's clock, running slow for a
+  while, then brings the lead back to the target. (Policy ``off``: a backlog beyond
+  ``MAX_BACKLOG_INPUTS`` is dropped, and its catch-up credit lets bursts through.)
 """
 from __future__ import annotations
 
@@ -48,11 +51,11 @@ from .protocol import INPUT_SEQ_NONE, Inputs
 from .stats import RunningMean, mean
 
 MAX_INPUTS_AHEAD = 120  # inputs further ahead than this (2 s at 60 Hz) are refused
-MAX_INPUTS_PER_TICK = 2  # one due input plus one late one catching up
+MAX_INPUTS_PER_TICK = 2  # one due input plus one late one catching up ...
+CATCHUP_EVERY_TICKS = 60  # ... at most once in this many ticks (scheduled policies)
 MAX_CATCHUP_CREDIT = 8  # policy off: ticks of lateness a client may make up
 GAP_PATIENCE_TICKS = 6  # how long to wait for a lost input before skipping it
 MAX_BACKLOG_INPUTS = 12  # policy off: 200 ms at 60 Hz, more than jitter queues, less than a stall
-MAX_LATE_TICKS = 12  # scheduled: an input this far past its due tick is dropped, not kept as lag
 INITIAL_LEAD_TICKS = 1  # the first input's lead, before the client's clock has adjusted
 MAX_TARGET_TICKS = 12
 LATE_SHARE_GOAL = 0.003  # adaptive: the share of inputs allowed to miss their tick (each costs a 0 and a 2)
@@ -138,11 +141,13 @@ class InputBuffer:
         self.applied = 0
         self.skipped = 0
         self.reanchors = 0  # times the schedule moved later because the client fell behind
+        self.fallbacks = 0  # times it moved later because inputs were still overdue after a tick
         self.leads: deque[float] = deque(maxlen=LEAD_MEAN_WINDOW)
         # The lead the client should aim for; adaptive policy: moved by every arrival (_adapt).
         self.target_ticks = float(policy.fixed_ticks if policy.mode == "fixed" else INITIAL_LEAD_TICKS)
         self.late = 0  # inputs that arrived after their tick began (scheduled policies)
         self.ticks_since_raise = RAISE_COOLDOWN_TICKS
+        self.last_catchup_tick = -CATCHUP_EVERY_TICKS
         self.spare_min_ticks, self.spare_count = float("inf"), 0  # the window of _give_back_spare
         self.recent_waits_s: deque[float] = deque(maxlen=WAIT_WINDOW)
         self.wait_ms = RunningMean()
@@ -219,15 +224,39 @@ class InputBuffer:
     def _take_scheduled(self, tick: int, now: float) -> list[tuple[int, int]]:
         due_seq = tick - self.offset  # the newest input number due by this tick
         self.ticks_since_raise += 1
-        # Never past the newest input received: a client that paused sending is not late yet.
-        self._drop_older_than(min(due_seq - MAX_LATE_TICKS, self.newest_seen))
         taken: list[tuple[int, int]] = []
-        while len(taken) < MAX_INPUTS_PER_TICK and self.next_seq <= due_seq:
+        while len(taken) < self._room_this_tick(tick) and self.next_seq <= due_seq:
             if self.next_seq in self.waiting:
                 taken.append(self._take_next(now))
             elif not self._skip_gap_if_stale(overdue_ticks=due_seq - self.next_seq):
                 break
+        if len(taken) > 1:
+            self.last_catchup_tick = tick
+        self._fall_back_if_behind(due_seq)
         return taken
+
+    def _fall_back_if_behind(self, due_seq: int) -> None:
+        """Inputs still overdue after this tick (an outage, a burst): move the schedule later.
+
+        They are not dropped (that would cost the player a correction) and not caught up faster
+        than ``_room_this_tick`` allows (that would be speed). The schedule moves later by as many
+        ticks as are overdue, never earlier; the client's clock then sees its inputs arrive early
+        and runs slow until the lead is back at the target.
+        """
+        waiting_overdue = self.next_seq <= due_seq and self.next_seq in self.waiting
+        if waiting_overdue:
+            self.offset += due_seq - self.next_seq + 1
+            self.fallbacks += 1
+
+    def _room_this_tick(self, tick: int) -> int:
+        """One input, or two to catch up, but two at most once in any ``CATCHUP_EVERY_TICKS``.
+
+        So any second of the server's track holds at most one input more than a second's worth
+        (61 in 60 ticks at 60 Hz, 1.7% over top speed), however a client times its packets: a
+        "lag switch" that holds inputs back and releases them in a burst gains nothing but its own
+        lag. An honest late input (a few in a thousand) is still caught up at once.
+        """
+        return MAX_INPUTS_PER_TICK if tick - self.last_catchup_tick >= CATCHUP_EVERY_TICKS else 1
 
     def _adapt(self, leads_ticks: list[float]) -> None:
         """Policy adaptive: learn the target lead from whether this packet's inputs came in time.

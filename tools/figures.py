@@ -192,7 +192,9 @@ def local_correction() -> LocalCorrection:
     which, vectors = correction_sizes(t_s, _column(frames, "corrections"), drawn_smooth, drawn_snap)
     sizes = np.hypot(vectors[:, 0], vectors[:, 1])
     largest_t = float(t_s[which[np.argmax(sizes)]])
-    window = _between(t_s, (largest_t + CORRECTION_WINDOW_S[0], largest_t + CORRECTION_WINDOW_S[1]))
+    span_s = CORRECTION_WINDOW_S[1] - CORRECTION_WINDOW_S[0]
+    start_s = min(largest_t + CORRECTION_WINDOW_S[0], float(np.nanmax(t_s)) - span_s)  # near the end: shift back
+    window = _between(t_s, (start_s, start_s + span_s))
     in_window = window[which]
     track = input_track(smooth.server_trace, _player_id(smooth, client))
     places = _input_places(frames)[window]
