@@ -7,8 +7,9 @@ draw. ``update(now)`` (re)sends the connect request every ``CONNECT_RETRY_S`` un
 a refusal arrives, gives up after ``CONNECT_TIMEOUT_S``. The server first answers with a
 challenge cookie; the session echoes it in its next request (at once), which proves we own our
 address, and the accept then brings the session token that every later packet carries both ways
-(a packet from the server without it is dropped as ``bad_token``). Once in, the session and once connected sends a keep-alive when
-nothing else went out for a while. ``send_input(bits, now)`` numbers the input (0, 1, 2, ...) and
+(a packet from the server without it is dropped as ``bad_token``). Once connected, the session
+sends a keep-alive when nothing else went out for a while, and ends the session when the server
+stops answering, stops sending snapshots, or stops applying our inputs. ``send_input(bits, now)`` numbers the input (0, 1, 2, ...) and
 sends it together with every earlier input the server has not yet confirmed applying (up to
 ``MAX_REDUNDANT_INPUTS``), so one lost packet never loses an input. ``receive(now)`` returns the
 snapshots that arrived, dropping duplicates and counting malformed datagrams; once the game's

@@ -22,7 +22,7 @@ the server move the schedule later, once, instead of waiting for the clock to ca
 The target lead (policy ``adaptive``) is learnt from outcomes: every input that misses its tick
 raises it by as much as it was late (a quarter to a whole tick), every input in time lowers it
 by a sliver, and a window of inputs that all came with lead to spare gives half the spare back;
-so it settles where about ``LATE_SHARE_GOAL`` (0.2%) of inputs miss: enough lead to cover the
+so it settles where about ``LATE_SHARE_GOAL`` (0.3%) of inputs miss: enough lead to cover the
 jitter, the losses and the client's frame timing together, and no more, because every tick of
 lead is latency that other players see. Policy ``fixed N`` aims at N ticks; policy ``off`` is the naive buffer kept for
 comparison: apply an input as soon as it is there, and after a tick without one (a *credit*)
