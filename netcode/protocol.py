@@ -222,6 +222,25 @@ def _list(value: Any, lo: int, hi: int, field: str) -> list[Any]:
     return value
 
 
+_PREFIX = msgpack.packb(PROTOCOL_ID)  # b"\xcd\x4e\x43": item 0 of every datagram of ours
+_ARRAY_MARKERS = [bytes([b]) for b in range(0x90, 0xA0)] + [b"\xdc", b"\xdd"]
+MAX_ARRAY_MARKERS = 96  # far above any request a client sends (a name and a cookie hold at most ~50)
+
+
+def precheck(data: bytes) -> None:
+    """Cheap checks before msgpack sees a byte, for datagrams a server receives from anyone.
+
+    A datagram of ours starts with a short array (4 to 15 items) whose first item is the
+    protocol id; junk fails here at once. And msgpack builds one list per array, so a datagram of
+    a thousand nested arrays costs it far more than junk: counting the bytes that could start an
+    array (at C speed) turns those away before that work. A client's packets never come close.
+    """
+    if len(data) < 4 or not 0x94 <= data[0] <= 0x9F or data[1:4] != _PREFIX:
+        raise PacketError("not_ours")
+    if sum(data.count(marker) for marker in _ARRAY_MARKERS) > MAX_ARRAY_MARKERS:
+        raise PacketError("too_nested")
+
+
 def decode_header(data: bytes) -> tuple[int, Header, list[Any]]:
     """Check size, framing and the fixed header; returns (type, header, raw body)."""
     if len(data) > MAX_PACKET_BYTES:

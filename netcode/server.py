@@ -33,12 +33,13 @@ from .input_buffer import BufferPolicy, InputBuffer
 from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_NAME_CHARS, MAX_REASON_CHARS,
                        PROTOCOL_VERSION, TOKEN_NONE, Accept, Challenge, ConnectRequest, Disconnect, Header,
                        Inputs, KeepAlive, Message, PacketError, PacketType, Refuse, Roster, Snapshot,
-                       decode_body, decode_header, encode)
+                       decode_body, decode_header, encode, precheck)
 from .stats import DropCounter, RunningMean
 from .transport import Address, Transport
 
 STEADY_AFTER_S = 2.0  # a client's first seconds (its clock still settling) are not histogrammed
 DEPARTED_KEPT = 64  # final positions remembered for players who left (bounded: names churn)
+MAX_DATAGRAMS_PER_TICK = 256  # 16 players send about 1 each per tick: a wide margin, a firm bound
 REFUSAL_LOG_INTERVAL_S = 1.0  # a flood of refusals is logged as one line a second, with a count
 
 
@@ -85,6 +86,7 @@ class ServerSession:
         self.config = config
         self.world: World = rules.new_world()
         self.tick = 0
+        self.handled_this_tick = 0  # datagrams handled since the last tick (the flood budget)
         self.last_tick_s = now  # when the last tick ran: the next is due one tick later
         self.clients: dict[Address, ClientSlot] = {}
         self.roster_version = 0
@@ -102,8 +104,19 @@ class ServerSession:
     # --- receiving -----------------------------------------------------------------------------
 
     def receive(self, now: float) -> None:
+        """Handle what arrived, but never more than ``MAX_DATAGRAMS_PER_TICK`` between two ticks.
+
+        A flood must not starve the tick: past the budget, datagrams from addresses without a
+        session are dropped unread (counted as ``over_budget``), as a full socket buffer would
+        drop them, until the next tick. The players' own datagrams still get through.
+        """
         for data, addr in self.transport.receive(now):
+            if self.handled_this_tick >= MAX_DATAGRAMS_PER_TICK and addr not in self.clients:
+                self.dropped.add("over_budget")
+                continue
+            self.handled_this_tick += 1
             try:
+                precheck(data)
                 self._handle(data, addr, now)
             except PacketError as exc:
                 self.dropped.add(exc.reason)
@@ -263,6 +276,7 @@ class ServerSession:
     def tick_once(self, now: float) -> None:
         """Advance the world one tick, then send what is due."""
         tick = self.tick + 1
+        self.handled_this_tick = 0
         taken = {slot.player_id: slot.inputs.take_for_tick(tick, now) for slot in self._slots_by_id()}
         self.world = self.rules.step(self.world, {pid: tuple(bits for _, bits in inputs)
                                                   for pid, inputs in taken.items()})

@@ -11,6 +11,8 @@ that the server's ``dropped`` counters name the reason every forged datagram was
 from __future__ import annotations
 
 import random
+
+import msgpack
 from collections import Counter, defaultdict
 from typing import Callable, Mapping, Sequence
 
@@ -411,3 +413,104 @@ def test_a_fake_challenge_and_a_fake_accept_cannot_hijack_a_connecting_client() 
         client.receive(clock.now())
     assert client.state is ClientState.CONNECTED and client.player_id == 0
     assert client.conn.token == server.clients[ALICE].conn.token != forged_token
+
+
+# --- a hostile server ------------------------------------------------------------------------------
+
+
+class HostileServer:
+    """A fake server that completes the handshake honestly, then misbehaves as told."""
+
+    def __init__(self) -> None:
+        self.clock, self.net = FakeClock(100.0), MemoryNetwork()
+        self.endpoint = self.net.endpoint(SERVER)
+        self.client = ClientSession(self.net.endpoint(ALICE), SERVER, "alice", sim.RULES_HASH, self.clock.now())
+        self.token, self.seq = 0xC0FFEE, 0
+
+    def send(self, message: Message) -> None:
+        self.seq += 1
+        self.endpoint.send(encode(message, Header(PROTOCOL_VERSION, self.seq, -1, 0, 0, self.token)), ALICE,
+                           self.clock.now())
+
+    def handshake(self) -> None:
+        self.client.update(self.clock.now())
+        (data, _), = self.endpoint.receive(self.clock.now())
+        nonce = decode(data)[1].nonce
+        self.endpoint.send(encode(Challenge(b"c" * COOKIE_BYTES, nonce), Header(PROTOCOL_VERSION, 0, -1, 0)),
+                           ALICE, self.clock.now())
+        self.client.receive(self.clock.now())  # answers with the cookie at once
+        self.send(Accept(0, TICK_RATE, 30, sim.RULES_HASH, 0, nonce))
+        self.client.receive(self.clock.now())
+        assert self.client.state is ClientState.CONNECTED
+
+    def run(self, seconds: float, each_tick: Callable[[int], None]) -> float:
+        """Tick the fake clock; returns how long the client stayed connected."""
+        start = self.clock.now()
+        for tick in range(round(seconds * TICK_RATE)):
+            self.clock.advance(1 / TICK_RATE)
+            self.client.update(self.clock.now())
+            if self.client.state is not ClientState.CONNECTED:
+                break
+            self.client.send_input(0, self.clock.now())
+            each_tick(tick)
+            self.client.receive(self.clock.now())
+            self.endpoint.receive(self.clock.now())  # whatever the client sent, unread
+        return self.clock.now() - start
+
+
+def test_a_server_that_never_applies_our_inputs_is_left_after_about_two_seconds() -> None:
+    from netcode.protocol import Snapshot
+
+    hostile = HostileServer()
+    hostile.handshake()
+    connected_s = hostile.run(10.0, lambda tick: tick % 2 or hostile.send(Snapshot(tick, -1, 0, ())))
+    assert 1.9 <= connected_s <= 2.5
+    assert "applied none of our inputs" in hostile.client.reason
+    assert len(hostile.client.unacked) <= 180  # and it never held more than its bound
+
+
+def test_a_server_that_sends_one_snapshot_and_then_only_keepalives_times_out_in_five_seconds() -> None:
+    from netcode.protocol import Snapshot
+
+    hostile = HostileServer()
+    hostile.handshake()
+    hostile.send(Snapshot(1, 0, 0, ()))
+    connected_s = hostile.run(10.0, lambda tick: hostile.send(KeepAlive()))
+    assert 4.9 <= connected_s <= 5.2
+    assert "no snapshot" in hostile.client.reason
+
+
+# --- costly rejects and floods ---------------------------------------------------------------------
+
+
+def nested_datagram(depth: int = 1000) -> bytes:
+    """A datagram that starts like ours and then nests arrays a thousand deep: costly to unpack."""
+    head = msgpack.packb([0x4E43, PROTOCOL_VERSION, 4, 0, -1, 0, 0, 0])[1:]  # the items, without their array
+    return b"\x99" + head + b"\x91" * depth + b"\xc0"
+
+
+def test_deeply_nested_datagrams_are_turned_away_before_msgpack() -> None:
+    clock, net = FakeClock(100.0), MemoryNetwork()
+    server = ServerSession(SimRules(TICK_RATE), net.endpoint(SERVER), ServerConfig(), clock.now(), secret=b"s")
+    attacker = net.endpoint(("10.0.0.66", 4000))
+    for _ in range(10):
+        attacker.send(nested_datagram(), SERVER, clock.now())
+    server.receive(clock.now())
+    assert dict(server.dropped) == {"too_nested": 10}
+
+
+def test_a_flood_is_cut_at_the_per_tick_budget_and_the_server_keeps_ticking() -> None:
+    from netcode.server import MAX_DATAGRAMS_PER_TICK
+
+    clock, net = FakeClock(100.0), MemoryNetwork()
+    server = ServerSession(SimRules(TICK_RATE), net.endpoint(SERVER), ServerConfig(), clock.now(), secret=b"s")
+    attacker = net.endpoint(("10.0.0.66", 4000))
+    for _ in range(3 * MAX_DATAGRAMS_PER_TICK):
+        attacker.send(b"junk", SERVER, clock.now())
+    server.receive(clock.now())
+    assert server.dropped["not_ours"] == MAX_DATAGRAMS_PER_TICK
+    assert server.dropped["over_budget"] == 2 * MAX_DATAGRAMS_PER_TICK
+    server.tick_once(clock.now())  # a new tick, a new budget
+    attacker.send(b"junk", SERVER, clock.now())
+    server.receive(clock.now())
+    assert server.dropped["not_ours"] == MAX_DATAGRAMS_PER_TICK + 1
