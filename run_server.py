@@ -7,6 +7,7 @@ fixed-timestep loop until Ctrl-C or ``--duration``. All logic lives in importabl
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from game.cli import DEFAULT_PORT, buffer_policy, port_number
@@ -30,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "enough lead to cover its jitter; TICKS aims at that many ticks; off applies "
                              "each input as soon as it arrives (the staircase, for comparison)")
     parser.add_argument("--stats-json", metavar="PATH", help="write the server's figures to PATH at exit")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
+                        help="which server events to print: info shows joins and leaves, warning only "
+                             "refusals (at most one line a second), error nothing (default %(default)s)")
     parser.add_argument("--trace", metavar="PATH", help="write one JSON line per tick (true positions, inputs applied)")
     add_link_arguments(parser)
     return parser
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{config.max_players} slots, input buffer {config.input_buffer}.", flush=True)
     for address in lan_addresses() or ["127.0.0.1"]:
         print(f"  friends join with:  python run_client.py --host {address} --port {server.port}", flush=True)
-    server.session.on_event = lambda event: print(f"  {event}", flush=True)
+    logging.basicConfig(level=args.log_level.upper(), format="  %(levelname)s %(message)s", stream=sys.stdout)
     server.run(args.duration)
     print("Server stopped.", flush=True)
     if args.stats_json:

@@ -22,6 +22,7 @@ versioned and resent with snapshots until the client echoes the version back.
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -37,6 +38,7 @@ from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_NAME_CHA
 from .stats import DropCounter, RunningMean
 from .transport import Address, Transport
 
+LOG = logging.getLogger("netcode.server")
 STEADY_AFTER_S = 2.0  # a client's first seconds (its clock still settling) are not histogrammed
 DEPARTED_KEPT = 64  # final positions remembered for players who left (bounded: names churn)
 MAX_DATAGRAMS_PER_TICK = 256  # 16 players send about 1 each per tick: a wide margin, a firm bound
@@ -98,7 +100,7 @@ class ServerSession:
         self.departed_wait_ms = RunningMean()
         self.departed_skipped = 0
         self.events: list[str] = []  # joins, leaves, timeouts, refusals
-        self.on_event: Callable[[str], None] | None = None  # e.g. print, for a live console log
+        self.on_event: Callable[[str], None] | None = None  # also told every event (tests, tools)
         self.tracer: Callable[[dict[str, Any]], None] | None = None  # gets one record per tick
 
     # --- receiving -----------------------------------------------------------------------------
@@ -219,9 +221,12 @@ class ServerSession:
             candidate = name[:MAX_NAME_CHARS - len(suffix)] + suffix
         return candidate
 
-    def _log(self, event: str) -> None:
+    def _log(self, event: str, level: int = logging.INFO) -> None:
+        """Keep the last 100 events, and hand each to the ``logging`` module (joins and leaves at
+        INFO, refusals at WARNING); ``run_server.py --log-level`` decides what is printed."""
         self.events.append(event)
         del self.events[:-100]
+        LOG.log(level, event)
         if self.on_event is not None:
             self.on_event(event)
 
@@ -256,7 +261,7 @@ class ServerSession:
         if self._refusals_unlogged:
             event += f" (and {self._refusals_unlogged} more refusals not shown)"
         self._refusal_log_s, self._refusals_unlogged = now, 0
-        self._log(event)
+        self._log(event, logging.WARNING)
 
     def _remove(self, slot: ClientSlot, event: str) -> None:
         self.final_positions_px.pop(slot.name, None)

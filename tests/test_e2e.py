@@ -42,3 +42,17 @@ def test_lone_bot_under_a_lossy_laggy_link_is_never_corrected():
     assert client["corrections"] == 0, figures
     assert client["input_to_render_frames"] <= 1, figures
     assert client["final_position_px"] == pytest.approx(result.server["final_positions_px"]["carol"], abs=1e-6)
+
+
+def test_a_client_that_cannot_join_exits_non_zero_with_the_reason() -> None:
+    import subprocess
+    import sys
+
+    from tools.procs import ROOT
+
+    # Port 9 (discard) on loopback: nothing answers there.
+    done = subprocess.run([sys.executable, str(ROOT / "run_client.py"), "--host", "127.0.0.1", "--port", "9",
+                           "--headless", "--bot", "idle", "--duration", "8"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert "no answer from 127.0.0.1:9 after 5 s" in done.stderr
