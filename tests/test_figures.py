@@ -10,6 +10,7 @@ numbers are, run against run.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 import math
 import sys
 
@@ -183,3 +184,17 @@ def test_without_matplotlib_the_command_names_the_install_and_exits_2(tmp_path, 
     assert exit_info.value.code == 2
     assert 'pip install -e ".[docs]"' in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_every_figure_is_embedded_in_the_docs_with_its_caption_as_generated() -> None:
+    """The docs quote the captions the figures tool wrote: regenerate both together or this fails."""
+    import re
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    text = " ".join((docs / "netcode.md").read_text().split())
+    captions = [re.match(r"- `(.+?)`: (.*)", line.strip()) for line in (docs / "figures" / "captions.md").open()]
+    captions = [m for m in captions if m]
+    assert len(captions) >= 7
+    for m in captions:
+        assert f"figures/{m.group(1)}" in text, m.group(1)
+        assert " ".join(m.group(2).split()) in text, m.group(1)
