@@ -25,7 +25,7 @@ from netcode.protocol import (COOKIE_BYTES, PROTOCOL_VERSION, TOKEN_NONE, U64, A
                               Disconnect, Header, Inputs, KeepAlive, Message, PacketType, Refuse, decode,
                               decode_header, encode)
 from netcode.sequence import SEQ_MODULO
-from netcode.server import ServerConfig, ServerSession
+from netcode.server import ClientSlot, ServerConfig, ServerSession
 from netcode.transport import Address, MemoryNetwork, MemoryTransport
 
 TICK_RATE = 60
@@ -163,6 +163,14 @@ def keeps_playing(arena: Arena, client: ClientSession, forge: Callable[[float], 
 # before a session exists: reflection and squatting
 # =============================================================================================
 
+def playing_victim(bits: int, forged_from: Address = ALICE) -> tuple[Arena, ClientSession, ClientSlot, MemoryTransport]:
+    """An arena whose victim has played for half a second, and a forger sending from ``forged_from``."""
+    arena = Arena()
+    victim = arena.connect("victim", ALICE, bits)
+    arena.ticks(30)
+    return arena, victim, arena.slot(victim), arena.forger(forged_from)
+
+
 def test_spoofed_connect_requests_are_never_amplified_towards_the_forged_address() -> None:
     """Requests forged from a victim's address earn it at most the bytes the attacker spent."""
     arena = Arena()
@@ -231,11 +239,7 @@ def test_silent_squatters_cannot_fill_the_server() -> None:
 # =============================================================================================
 
 def test_forged_disconnect_from_the_victims_address_does_not_kick_it() -> None:
-    arena = Arena()
-    victim = arena.connect("victim", ALICE, sim.RIGHT)
-    arena.ticks(30)
-    slot = arena.slot(victim)
-    forger = arena.forger(ALICE)
+    arena, victim, slot, forger = playing_victim(sim.RIGHT)
     guesses = guessed_tokens(slot.conn.token)
 
     def forge(now: float) -> None:
@@ -250,11 +254,7 @@ def test_forged_disconnect_from_the_victims_address_does_not_kick_it() -> None:
 
 
 def test_forged_disconnect_from_the_servers_address_does_not_end_the_client_session() -> None:
-    arena = Arena()
-    victim = arena.connect("victim", ALICE, sim.RIGHT)
-    arena.ticks(30)
-    slot = arena.slot(victim)
-    fake_server = arena.forger(SERVER)
+    arena, victim, slot, fake_server = playing_victim(sim.RIGHT, forged_from=SERVER)
     guesses = guessed_tokens(victim.conn.token)
 
     def forge(now: float) -> None:
@@ -275,11 +275,7 @@ def test_forged_disconnect_from_the_servers_address_does_not_end_the_client_sess
 
 def test_forged_keepalives_far_ahead_do_not_stall_the_victim() -> None:
     """Sequence numbers s, s + 32768 and s + 2000 from the victim's address: dropped for their token."""
-    arena = Arena()
-    victim = arena.connect("victim", ALICE, sim.RIGHT)
-    arena.ticks(30)
-    slot = arena.slot(victim)
-    forger = arena.forger(ALICE)
+    arena, victim, slot, forger = playing_victim(sim.RIGHT)
     guesses = guessed_tokens(slot.conn.token)
 
     def forge(now: float) -> None:
@@ -295,11 +291,7 @@ def test_forged_keepalives_far_ahead_do_not_stall_the_victim() -> None:
 
 def test_far_ahead_sequence_numbers_are_refused_even_with_the_right_token() -> None:
     """Behind the token, the sequence window refuses far jumps too: a leaked token cannot stall it."""
-    arena = Arena()
-    victim = arena.connect("victim", ALICE, sim.RIGHT)
-    arena.ticks(30)
-    slot = arena.slot(victim)
-    forger = arena.forger(ALICE)
+    arena, victim, slot, forger = playing_victim(sim.RIGHT)
 
     def forge(now: float) -> None:
         s = victim.conn.local_seq
@@ -371,11 +363,7 @@ def test_a_session_replayed_after_it_ended_gets_only_challenges() -> None:
 
 
 def test_forged_inputs_ahead_of_the_victims_are_never_applied() -> None:
-    arena = Arena()
-    victim = arena.connect("victim", ALICE, sim.LEFT)
-    arena.ticks(30)
-    slot = arena.slot(victim)
-    forger = arena.forger(ALICE)
+    arena, victim, slot, forger = playing_victim(sim.LEFT)
     guesses = guessed_tokens(slot.conn.token)
 
     def forge(now: float) -> None:
