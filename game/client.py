@@ -96,7 +96,8 @@ class GameClient:
 
     def stats(self) -> dict[str, object]:
         """Every figure of this client, for ``--stats-json``."""
-        return self.feel.stats() | self.session.figures(self.feel.elapsed_s) | self.net.final_figures()
+        ended = {"ended": self.session.reason or None}  # "quit" when the player (or --duration) ended it
+        return self.feel.stats() | self.session.figures(self.feel.elapsed_s) | self.net.final_figures() | ended
 
     def close(self) -> None:
         if self.trace is not None:
