@@ -502,3 +502,39 @@ def test_a_flood_is_cut_at_the_per_tick_budget_and_the_server_keeps_ticking() ->
     attacker.send(b"junk", SERVER, clock.now())
     server.receive(clock.now())
     assert server.dropped["not_ours"] == MAX_DATAGRAMS_PER_TICK + 1
+
+
+class LagSwitch(Tap):
+    """A client's transport that holds everything it sends for 8 ticks of every 30, then lets go."""
+
+    def __init__(self, inner: MemoryTransport) -> None:
+        super().__init__(inner)
+        self.frames = 0
+        self.held: list[tuple[bytes, Address]] = []
+
+    def send(self, data: bytes, addr: Address, now: float) -> None:
+        self.held.append((data, addr))
+
+    def flush_frame(self, now: float) -> None:
+        self.frames += 1
+        if self.frames % 30 >= 8:  # the switch is closed: everything held goes out at once
+            for data, addr in self.held:
+                self.inner.send(data, addr, now)
+            self.held.clear()
+
+
+def test_a_lag_switch_moves_no_faster_than_the_rules_over_any_second_of_the_server_trace() -> None:
+    arena = Arena()
+    track: list[float] = []
+    arena.server.tracer = lambda record: "0" in record["players"] and track.append(record["players"]["0"][0])
+    switch = LagSwitch(arena.net.endpoint(ALICE))
+    cheater = ClientSession(switch, SERVER, "cheater", sim.RULES_HASH, arena.now)
+    arena.clients.append(cheater)
+    arena.bits[id(cheater)] = sim.RIGHT
+    for _ in range(200):
+        arena.tick(forge=lambda now: switch.flush_frame(now))
+    assert cheater.state is ClientState.CONNECTED
+    top_px_s = arena.rules.physics.max_speed / sim.SUBPX * TICK_RATE
+    fastest_px = max(track[t + TICK_RATE] - track[t] for t in range(len(track) - TICK_RATE))
+    assert fastest_px > 0.9 * top_px_s  # it did run at full speed for whole seconds
+    assert fastest_px <= 1.02 * top_px_s  # and never faster than the rules allow, over any second
