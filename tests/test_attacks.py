@@ -538,3 +538,20 @@ def test_a_lag_switch_moves_no_faster_than_the_rules_over_any_second_of_the_serv
     fastest_px = max(track[t + TICK_RATE] - track[t] for t in range(len(track) - TICK_RATE))
     assert fastest_px > 0.9 * top_px_s  # it did run at full speed for whole seconds
     assert fastest_px <= 1.02 * top_px_s  # and never faster than the rules allow, over any second
+
+
+def test_players_datagrams_get_through_a_flood_past_the_budget() -> None:
+    from netcode.server import MAX_DATAGRAMS_PER_TICK
+
+    arena, victim, slot, _ = playing_victim(sim.RIGHT)
+    flooder = arena.forger(("10.0.0.66", 4000))
+    before = slot.inputs.applied
+
+    def flood(now: float) -> None:
+        for _ in range(2 * MAX_DATAGRAMS_PER_TICK):
+            flooder.send(b"junk", SERVER, now)  # arrives before the victim's packet, every tick
+
+    arena.ticks(60, flood)
+    assert arena.server.dropped["over_budget"] >= 60 * MAX_DATAGRAMS_PER_TICK
+    assert slot.inputs.applied - before >= 55  # the victim still plays: about one input a tick
+    assert victim.state is ClientState.CONNECTED
