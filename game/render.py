@@ -118,7 +118,7 @@ def _darken_panel(surface: pygame.Surface, rect: pygame.Rect, faded: bool = Fals
     pygame.draw.rect(surface, PANEL_BORDER, rect, 1)
 
 
-class _TextCache:
+class TextCache:
     """Rendered strings keyed by (font role, text, colour).
 
     Names and labels repeat every frame, so most lookups are hits. HUD numbers change often, so
@@ -126,7 +126,7 @@ class _TextCache:
     """
 
     def __init__(self, fonts: dict[str, pygame.font.Font]) -> None:
-        self._fonts = fonts
+        self.fonts = fonts
         self._surfaces: dict[tuple[str, str, Colour], pygame.Surface] = {}
 
     def get(self, role: str, text: str, colour: Colour) -> pygame.Surface:
@@ -139,8 +139,11 @@ class _TextCache:
             self._surfaces[key] = surf
         return surf
 
+    def line_px(self, role: str) -> int:
+        return self.fonts[role].get_linesize()
+
     def _render(self, role: str, text: str, colour: Colour) -> pygame.Surface:
-        font = self._fonts[role]
+        font = self.fonts[role]
         if role != "name":
             return font.render(text, True, colour)
         # Names float over anything (walls, other players), so give them a dark outline.
@@ -183,7 +186,7 @@ class Renderer:
             "banner": pygame.font.Font(None, 40),
         }
         self._line_px = {role: font.get_linesize() + 2 for role, font in fonts.items()}
-        self._text = _TextCache(fonts)
+        self._text = TextCache(fonts)
         self._arena = _render_arena(surface)
         self._ghost_sprites: dict[Colour, pygame.Surface] = {}
         self._graph = NetGraphPainter(surface, self._text, _darken_panel,

@@ -36,7 +36,7 @@ from netcode.feel import GRAPH_SAMPLES, NetGraph
 from netcode.switches import NAMES as SWITCH_NAMES
 
 from .lab import COMPARE_STAGES, LOST_FADE_S, Lab, LabClient, Packet, Point
-from .render import (PANEL_BORDER, STATUS_TEXT, SWITCH_OFF, SWITCH_ON, TEXT, TEXT_DIM, Renderer,
+from .render import (PANEL_BORDER, STATUS_TEXT, SWITCH_OFF, SWITCH_ON, TEXT, TEXT_DIM, Renderer, TextCache,
                      player_colour)
 from .render_netgraph import ARRIVAL_COLOUR, CORRECTION_COLOUR, LOSS_COLOUR, RTT_COLOUR
 from .sim import ARENA_H_PX, ARENA_W_PX, PLAYER_RADIUS_PX
@@ -75,7 +75,6 @@ CHIP_H_PX = 22
 GRAPH_ROW_H_PX = 26
 GRAPH_ROWS = 3
 GRAPH_LABEL_W_PX = 185
-TEXT_CACHE_MAX = 1024
 
 
 @dataclass
@@ -128,27 +127,6 @@ def _lerp(a: Colour, b: Colour, share: float) -> Colour:
     return (r, g, bl)
 
 
-class _Text:
-    """Rendered strings by (font role, text, colour); labels repeat every frame."""
-
-    def __init__(self) -> None:
-        self.fonts = {"title": pygame.font.Font(None, 28), "text": pygame.font.Font(None, 21),
-                      "small": pygame.font.Font(None, 18)}
-        self._cache: dict[tuple[str, str, Colour], pygame.Surface] = {}
-
-    def get(self, role: str, text: str, colour: Colour) -> pygame.Surface:
-        key = (role, text, colour)
-        surf = self._cache.get(key)
-        if surf is None:
-            if len(self._cache) >= TEXT_CACHE_MAX:
-                self._cache.clear()  # numbers change often; one re-render per string is cheap
-            surf = self._cache[key] = self.fonts[role].render(text, True, colour)
-        return surf
-
-    def line_px(self, role: str) -> int:
-        return self.fonts[role].get_linesize()
-
-
 class LabRenderer:
     """Draws a ``Lab`` onto the window, in either mode; keeps only the close-up camera between frames."""
 
@@ -158,7 +136,8 @@ class LabRenderer:
         self.screen = screen
         self.world = pygame.Surface((ARENA_W_PX, ARENA_H_PX), 0, screen)  # one canvas for every view
         self.renderer = Renderer(self.world)
-        self.text = _Text()
+        self.text = TextCache({"title": pygame.font.Font(None, 28), "text": pygame.font.Font(None, 21),
+                               "small": pygame.font.Font(None, 18)})
         self._camera = pygame.Rect(0, 0, ARENA_W_PX, ARENA_H_PX)  # compare mode's close-up window
 
     def colour_of(self, player_id: int | None) -> Colour:

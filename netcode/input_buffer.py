@@ -135,7 +135,6 @@ class InputBuffer:
         self.next_seq = 0  # the next input number to apply
         self.waiting: dict[int, Arrival] = {}
         self.offset: int | None = None  # input s is due at tick s + offset (scheduled policies)
-        self.newest_seen = INPUT_SEQ_NONE
         self.credit = 0  # policy off only
         self.gap_ticks = 0
         self.applied = 0
@@ -181,7 +180,6 @@ class InputBuffer:
         if not self._accepts(seq) or seq in self.waiting:
             return False
         self.waiting[seq] = Arrival(bits, now)
-        self.newest_seen = max(self.newest_seen, seq)
         return True
 
     def _accepts(self, seq: int) -> bool:
