@@ -7,7 +7,9 @@ a challenge until it echoes a valid cookie (``handshake.py``: proof that the sen
 address); then it gets an accept (client id, tick rate, snapshot rate, rules hash, and in its
 header the session token) or a refusal with a readable reason. Every later packet must carry the
 token; anything with the wrong one, malformed or unexpected is counted by reason in ``dropped``
-and otherwise ignored.
+and otherwise ignored. Junk and deeply nested datagrams are turned away by ``protocol.precheck``
+before msgpack sees them, and between two ticks at most ``MAX_DATAGRAMS_PER_TICK`` datagrams from
+addresses without a session are looked at, so a flood cannot starve the tick.
 
 Inputs go to that client's ``InputBuffer`` (``input_buffer.py``), which applies each input number
 exactly once, in order, on a schedule of one per tick, and measures how early inputs arrive so
