@@ -13,7 +13,7 @@ import sys
 from game.cli import DEFAULT_PORT, buffer_policy, port_number
 from game.server_app import HostedServer, lan_addresses
 from netcode.conditioner_cli import add_link_arguments, settings_or_error
-from netcode.server import ServerConfig
+from netcode.server import SNAPSHOT_CODECS, ServerConfig
 from netcode.stats import write_stats_json
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bind", default="0.0.0.0", help="address to listen on (default all interfaces)")
     parser.add_argument("--tick-rate", type=int, default=60, help="simulation ticks per second (default %(default)s)")
     parser.add_argument("--snapshot-rate", type=int, default=30, help="snapshots per second to each client (default %(default)s)")
-    parser.add_argument("--max-players", type=int, default=16, help="player slots (default %(default)s)")
+    parser.add_argument("--max-players", type=int, default=16,
+                        help="player slots, up to 128 with the delta codec, 64 with full (default %(default)s)")
+    parser.add_argument("--snapshot-codec", choices=SNAPSHOT_CODECS, default="delta",
+                        help="delta (default): each snapshot is bit-packed against the newest one the client "
+                             "has, players advanced by their own velocity; full: every integer, every time")
     parser.add_argument("--max-per-ip", type=int, default=4, metavar="N",
                         help="players from one IP address (default %(default)s: a few people behind one router)")
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop by itself after S seconds")
@@ -45,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     link = settings_or_error(args, parser)
     try:
         config = ServerConfig(args.tick_rate, args.snapshot_rate, args.max_players, args.input_buffer,
-                              args.max_per_ip)
+                              args.max_per_ip, args.snapshot_codec)
     except ValueError as exc:
         parser.error(str(exc))
     try:
@@ -53,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         parser.exit(1, f"run_server.py: cannot listen on UDP {args.bind}:{args.port}: {exc.strerror or exc}\n")
     print(f"Server on UDP port {server.port}, {config.tick_rate} Hz, {config.snapshot_rate} snapshots/s, "
-          f"{config.max_players} slots, input buffer {config.input_buffer}.", flush=True)
+          f"{config.max_players} slots, input buffer {config.input_buffer}, "
+          f"{config.snapshot_codec} snapshots.", flush=True)
     for address in lan_addresses() or ["127.0.0.1"]:
         print(f"  friends join with:  python run_client.py --host {address} --port {server.port}", flush=True)
     logging.basicConfig(level=args.log_level.upper(), format="  %(levelname)s %(message)s", stream=sys.stdout)

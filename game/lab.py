@@ -62,6 +62,7 @@ LINK_STEPS: dict[str, tuple[float, float, float]] = {
 }
 
 PACKET_KINDS = {value: name.lower() for name, value in vars(PacketType).items() if name.isupper()}
+PACKET_KINDS[PacketType.DELTA_SNAPSHOT] = "snapshot"  # delta or full, a snapshot on the strip
 
 
 @dataclass(frozen=True)

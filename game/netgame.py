@@ -6,17 +6,24 @@ integers (no float rounding) matters: the client rewinds its prediction to this 
 its inputs, so the state must be bit-identical to the server's or every snapshot would look like
 a misprediction. Decoding validates every value against the arena and the speed limit, because
 the integers come off the network.
+
+On the wire those integers usually travel as a delta (``netcode/snapshot_codec.py``):
+``STATE_LAYOUT`` tells the codec that each player is five integers and that x and y advance by
+vx and vy, so a player who keeps running costs one bit per snapshot.
 """
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
 from netcode.game_api import EntityState
+from netcode.snapshot_codec import StateLayout
 
 from . import sim
 
 INTS_PER_PLAYER = 5
-MAX_PLAYER_ID = 63
+#: For delta snapshots: x is advanced by vx and y by vy (fields 1, 2 by fields 3, 4).
+STATE_LAYOUT = StateLayout(INTS_PER_PLAYER, dead_reckoning=((1, 3), (2, 4)))
+MAX_PLAYER_ID = 127  # player ids 0..127: up to 128 players
 
 
 class SimRules:
@@ -26,6 +33,7 @@ class SimRules:
         self.tick_rate = tick_rate
         self.physics = sim.Physics.for_tick_rate(tick_rate)
         self.rules_hash = sim.RULES_HASH
+        self.state_layout = STATE_LAYOUT
 
     def new_world(self) -> sim.World:
         return sim.World()

@@ -21,19 +21,29 @@ newest ``MAX_REDUNDANT_INPUTS`` with every input packet, and prediction replays 
 each snapshot; the session trims it, once, when a snapshot turns out to be the newest so far.
 Snapshots that arrive late (older than the newest) are still returned, because interpolation can
 use them, but they never move ``newest``: the one snapshot the client reconciles to.
+
+A delta snapshot (``snapshot_codec.py``) is decoded against the baseline it names, one of the
+``MAX_BASELINES_KEPT`` newest states this session received; each input tells the server the
+newest one we have, and the server encodes against that. A delta whose baseline we no longer
+hold is dropped (``no_baseline``); the next one, against a newer baseline, will do. The roster
+may come in several parts (128 names do not fit one datagram): it changes once all have arrived.
 """
 from __future__ import annotations
 
 import enum
 import secrets
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Callable, NamedTuple, Sequence
 
+import numpy as np
+
+from . import snapshot_codec
 from .connection import Connection
 from .game_api import World
-from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, TOKEN_NONE, Accept, Challenge,
-                       ConnectRequest, Disconnect, Inputs, KeepAlive, PacketError, PacketType, Refuse, Roster,
-                       Snapshot, decode_body, decode_header)
+from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, TOKEN_NONE, U32, Accept,
+                       Challenge, ConnectRequest, DeltaSnapshot, Disconnect, Inputs, KeepAlive, PacketError,
+                       PacketType, Refuse, Roster, Snapshot, decode_body, decode_header)
+from .snapshot_codec import StateLayout
 from .stats import DropCounter, RateMeter, mean, percentile
 from .transport import Address, Transport
 
@@ -43,6 +53,7 @@ SNAPSHOT_TIMEOUT_S = 5.0  # keep-alives alone do not keep a session alive: a gam
 UNAPPLIED_INPUTS_S = 2.0  # snapshots that never apply our inputs: a broken or hostile server
 MAX_NAMES_SEEN = 256  # a bound on the names remembered for the final figures (joins churn)
 MAX_UNACKED_INPUTS = 180  # 3 s at 60 Hz: a server that acknowledges nothing cannot grow it further
+MAX_BASELINES_KEPT = 32  # states kept for deltas: about 1 s of snapshots at 30 Hz
 
 
 class UnackedInputs:
@@ -110,6 +121,10 @@ class ClientSession:
         self.newest: Snapshot | None = None  # the newest snapshot: the one truth we reconcile to
         self.newest_world: World | None = None  # its state, decoded (None without a decoder)
         self.state_decoder: Callable[[int, Sequence[int]], World] | None = None  # set once the rules are known
+        self.state_layout: StateLayout | None = None  # from the accept: needed to read delta snapshots
+        self.baselines: OrderedDict[int, np.ndarray] = OrderedDict()  # tick -> state rows, oldest first
+        self._roster_parts: dict[int, tuple[tuple[int, str], ...]] = {}  # of the version being assembled
+        self._roster_parts_version = -1
         self.roster: dict[int, str] = {}
         self.names_seen: dict[str, None] = {}  # everyone on the roster while we played (first MAX_NAMES_SEEN)
         self.roster_version = -1
@@ -243,19 +258,17 @@ class ClientSession:
         if isinstance(message, Accept):
             if self.state is ClientState.CONNECTING:
                 self.accept = message
+                self.state_layout = StateLayout.from_flat(message.state_layout)
                 self.state = ClientState.CONNECTED
                 self.last_snapshot_s = self.inputs_applied_s = now
                 if self.on_accept is not None:
                     self.on_accept(message)
         elif isinstance(message, Snapshot):
             return self._on_snapshot(message, now)
+        elif isinstance(message, DeltaSnapshot):
+            return self._on_snapshot(self._undelta(message), now)
         elif isinstance(message, Roster):
-            if message.version > self.roster_version:
-                self.roster_version = message.version
-                self.roster = dict(message.players)
-                for name in self.roster.values():
-                    if len(self.names_seen) < MAX_NAMES_SEEN:
-                        self.names_seen.setdefault(name)
+            self._on_roster_part(message)
         elif isinstance(message, Disconnect):
             self.state = ClientState.DISCONNECTED
             self.reason = f"server closed the connection: {message.reason}"
@@ -279,6 +292,46 @@ class ClientSession:
             self.newest, self.newest_world = snapshot, world
             self.unacked.trim_through(snapshot.last_input_seq)
         return Received(snapshot, world, newest)
+
+    def _undelta(self, delta: DeltaSnapshot) -> Snapshot:
+        """The plain snapshot a delta stands for, rebuilt from the baseline it names."""
+        if self.state_layout is None or self.state is not ClientState.CONNECTED:
+            raise PacketError("unexpected_snapshot")
+        base = np.zeros((0, self.state_layout.ints_per_entity), dtype=np.int64)
+        if delta.baseline_ago:
+            base = self.baselines.get((delta.tick - delta.baseline_ago) & U32)
+            if base is None:
+                raise PacketError("no_baseline")
+        try:
+            rows = snapshot_codec.decode_rows(self.state_layout, delta.payload, base, delta.baseline_ago)
+        except ValueError:
+            raise PacketError("bad_delta") from None
+        self._keep_baseline(delta.tick, rows)
+        return Snapshot(delta.tick, delta.last_input_seq, delta.roster_version, tuple(rows.ravel().tolist()),
+                        delta.input_lead_cticks, delta.input_target_cticks)
+
+    def _keep_baseline(self, tick: int, rows: np.ndarray) -> None:
+        late = bool(self.baselines) and tick < next(reversed(self.baselines))
+        self.baselines[tick] = rows
+        if late:  # reordered: keep tick order, so the oldest is the one to forget
+            self.baselines = OrderedDict(sorted(self.baselines.items()))
+        while len(self.baselines) > MAX_BASELINES_KEPT:
+            self.baselines.popitem(last=False)
+
+    def _on_roster_part(self, part: Roster) -> None:
+        if part.version <= self.roster_version:
+            return
+        if part.version != self._roster_parts_version:
+            self._roster_parts_version, self._roster_parts = part.version, {}
+        self._roster_parts[part.part] = part.players
+        if len(self._roster_parts) < part.parts:
+            return
+        self.roster_version = part.version
+        self.roster = {pid: name for i in sorted(self._roster_parts) for pid, name in self._roster_parts[i]}
+        self._roster_parts = {}
+        for name in self.roster.values():
+            if len(self.names_seen) < MAX_NAMES_SEEN:
+                self.names_seen.setdefault(name)
 
     def _decode_state(self, snapshot: Snapshot) -> World | None:
         if self.state_decoder is None:

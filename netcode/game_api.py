@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple, Protocol, Sequence
 
+from .snapshot_codec import StateLayout
+
 World = Any  # opaque to the netcode
 
 
@@ -25,6 +27,7 @@ class EntityState(NamedTuple):
 class GameRules(Protocol):
     rules_hash: str
     tick_rate: int
+    state_layout: StateLayout  # how ``encode_state``'s integers split into entities (delta snapshots)
 
     def new_world(self) -> World: ...
 

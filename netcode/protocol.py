@@ -42,7 +42,8 @@ from typing import Any, NamedTuple, Union
 import msgpack
 
 PROTOCOL_ID = 0x4E43  # "NC"
-PROTOCOL_VERSION = 3  # 2: snapshots report the input lead and target; 3: challenge, cookie, token
+PROTOCOL_VERSION = 4  # 2: input lead and target; 3: challenge, cookie, token; 4: delta snapshots,
+#                       ack bits sent inverted, roster in parts
 MAX_PACKET_BYTES = 1200  # below a typical 1500-byte MTU minus IP/UDP headers
 CONNECT_REQUEST_MIN_BYTES = 300
 MAX_NAME_CHARS = 16
@@ -51,8 +52,13 @@ MAX_HASH_CHARS = 64
 RULES_HASH_CHARS = 16  # the rules hash is 16 lowercase hex digits
 MAX_REDUNDANT_INPUTS = 32
 MAX_STATE_INTS = 1024
-MAX_PLAYERS_ON_WIRE = 64
+MAX_PLAYERS_ON_WIRE = 128
+MAX_ROSTER_PARTS = 16
 U32 = (1 << 32) - 1
+ACK_BITS_ALL = U32  # the 32 ack bits, all set
+MAX_BASELINE_AGO = 255  # ticks
+MAX_INTS_PER_ENTITY = 64
+MAX_DEAD_RECKONING_PAIRS = 8
 U64 = (1 << 64) - 1
 COOKIE_BYTES = 16
 TOKEN_NONE = 0  # the token field before a session exists
@@ -71,6 +77,7 @@ class PacketType:
     KEEPALIVE = 7
     DISCONNECT = 8
     CHALLENGE = 9
+    DELTA_SNAPSHOT = 10
 
 
 class PacketError(Exception):
@@ -115,6 +122,9 @@ class Accept(NamedTuple):
     rules_hash: str
     server_tick: int
     nonce: int = 0  # the connect request's nonce, echoed
+    # How the state splits into entities, for delta snapshots: [ints per entity, then (position
+    # field, velocity field) pairs flattened]; empty: no delta snapshots. See snapshot_codec.py.
+    state_layout: tuple[int, ...] = ()
 
 
 class Refuse(NamedTuple):
@@ -139,9 +149,25 @@ class Snapshot(NamedTuple):
     input_target_cticks: int = LEAD_TARGET_NONE  # the lead its clock should aim for; -1: do not steer
 
 
+class DeltaSnapshot(NamedTuple):
+    """A snapshot on the wire whose state is a ``snapshot_codec`` payload against a baseline."""
+
+    tick: int
+    last_input_seq: int
+    roster_version: int
+    baseline_ago: int  # the baseline is the snapshot of tick ``tick - baseline_ago``; 0: none
+    payload: bytes  # snapshot_codec.encode's bits: only the client holding the baseline can read it
+    input_lead_cticks: int = 0
+    input_target_cticks: int = LEAD_TARGET_NONE
+
+
 class Roster(NamedTuple):
+    """The player list, or one part of it: 128 names do not fit one datagram."""
+
     version: int
     players: tuple[tuple[int, str], ...]  # (player id, name), sorted by id
+    part: int = 0  # this is part ``part`` of ``parts``; the list is known once all have arrived
+    parts: int = 1
 
 
 class KeepAlive(NamedTuple):
@@ -152,12 +178,14 @@ class Disconnect(NamedTuple):
     reason: str
 
 
-Message = Union[ConnectRequest, Challenge, Accept, Refuse, Inputs, Snapshot, Roster, KeepAlive, Disconnect]
+Message = Union[ConnectRequest, Challenge, Accept, Refuse, Inputs, Snapshot, DeltaSnapshot, Roster,
+                KeepAlive, Disconnect]
 
 _TYPE_OF: dict[type, int] = {
     ConnectRequest: PacketType.CONNECT_REQUEST, Accept: PacketType.ACCEPT, Refuse: PacketType.REFUSE,
     Inputs: PacketType.INPUT, Snapshot: PacketType.SNAPSHOT, Roster: PacketType.ROSTER,
     KeepAlive: PacketType.KEEPALIVE, Disconnect: PacketType.DISCONNECT, Challenge: PacketType.CHALLENGE,
+    DeltaSnapshot: PacketType.DELTA_SNAPSHOT,
 }
 
 
@@ -169,16 +197,22 @@ def _body(message: Message) -> list[Any]:
     if isinstance(message, Snapshot):
         return [message.tick, message.last_input_seq, message.roster_version, message.input_lead_cticks,
                 message.input_target_cticks, list(message.state)]
+    if isinstance(message, Accept):
+        return list(message[:6]) + [list(message.state_layout)]
+    if isinstance(message, DeltaSnapshot):
+        return [message.tick, message.last_input_seq, message.roster_version, message.input_lead_cticks,
+                message.input_target_cticks, message.baseline_ago, message.payload]
     if isinstance(message, Roster):
-        return [message.version, [list(p) for p in message.players]]
+        return [message.version, [list(p) for p in message.players], message.part, message.parts]
     return list(message)
 
 
 def encode(message: Message, header: Header) -> bytes:
     """Frame ``message``; raises ValueError if it would exceed ``MAX_PACKET_BYTES``."""
     body = _body(message)
+    # Ack bits go inverted (1 = *missing*): nearly always all received, so the field is a 1-byte 0.
     fields = [PROTOCOL_ID, header.version, _TYPE_OF[type(message)], header.seq, header.ack,
-              header.ack_bits, min(header.ack_delay_100us, MAX_ACK_DELAY_100US), header.token]
+              header.ack_bits ^ ACK_BITS_ALL, min(header.ack_delay_100us, MAX_ACK_DELAY_100US), header.token]
     data = msgpack.packb(fields + [body])
     if isinstance(message, ConnectRequest) and len(data) < CONNECT_REQUEST_MIN_BYTES:
         body.append(b"\0" * (CONNECT_REQUEST_MIN_BYTES - len(data)))
@@ -262,7 +296,7 @@ def decode_header(data: bytes) -> tuple[int, Header, list[Any]]:
         raise PacketError("bad_header", "not a 9-item array")
     else:
         header = Header(version, _int(packet[3], 0, 0xFFFF, "seq"), _int(packet[4], -1, 0xFFFF, "ack"),
-                        _int(packet[5], 0, U32, "ack_bits"),
+                        _int(packet[5], 0, U32, "ack_bits") ^ ACK_BITS_ALL,
                         _int(packet[6], 0, MAX_ACK_DELAY_100US, "ack_delay"), _int(packet[7], 0, U64, "token"))
     body = packet[-1]
     if not isinstance(body, list):
@@ -311,10 +345,20 @@ def _hash(value: Any) -> str:
 
 
 def _decode_accept(body: list[Any]) -> Accept:
-    _list(body, 6, 6, "accept body")
+    _list(body, 7, 7, "accept body")
     return Accept(_int(body[0], 0, MAX_PLAYERS_ON_WIRE - 1, "client_id"), _int(body[1], 1, 1000, "tick_rate"),
                   _int(body[2], 1, 1000, "snapshot_rate"), _hash(body[3]),
-                  _int(body[4], 0, U32, "server_tick"), _int(body[5], 0, U64, "nonce"))
+                  _int(body[4], 0, U32, "server_tick"), _int(body[5], 0, U64, "nonce"), _state_layout(body[6]))
+
+
+def _state_layout(value: Any) -> tuple[int, ...]:
+    items = _list(value, 0, 1 + 2 * MAX_DEAD_RECKONING_PAIRS, "state layout")
+    if not items:
+        return ()
+    if len(items) % 2 == 0:
+        raise PacketError("bad_body", "state layout is not [ints per entity, pairs...]")
+    ints_per_entity = _int(items[0], 1, MAX_INTS_PER_ENTITY, "ints per entity")
+    return (ints_per_entity,) + tuple(_int(f, 1, ints_per_entity - 1, "state field") for f in items[1:])
 
 
 def _decode_refuse(body: list[Any]) -> Refuse:
@@ -340,14 +384,26 @@ def _decode_snapshot(body: list[Any]) -> Snapshot:
                     _int(body[4], LEAD_TARGET_NONE, MAX_LEAD_CTICKS, "input_target"))
 
 
+def _decode_delta_snapshot(body: list[Any]) -> DeltaSnapshot:
+    _list(body, 7, 7, "delta snapshot body")
+    if not isinstance(body[6], bytes):
+        raise PacketError("bad_body", "delta payload is not bytes")
+    return DeltaSnapshot(_int(body[0], 0, U32, "tick"), _int(body[1], INPUT_SEQ_NONE, U32, "last_input_seq"),
+                         _int(body[2], 0, U32, "roster_version"), _int(body[5], 0, MAX_BASELINE_AGO, "baseline_ago"),
+                         body[6], _int(body[3], -MAX_LEAD_CTICKS, MAX_LEAD_CTICKS, "input_lead"),
+                         _int(body[4], LEAD_TARGET_NONE, MAX_LEAD_CTICKS, "input_target"))
+
+
 def _decode_roster(body: list[Any]) -> Roster:
-    _list(body, 2, 2, "roster body")
+    _list(body, 4, 4, "roster body")
     entries = _list(body[1], 0, MAX_PLAYERS_ON_WIRE, "roster players")
     players = []
     for entry in entries:
         _list(entry, 2, 2, "roster entry")
         players.append((_int(entry[0], 0, MAX_PLAYERS_ON_WIRE - 1, "player id"), _name(entry[1], "name")))
-    return Roster(_int(body[0], 0, U32, "roster version"), tuple(players))
+    parts = _int(body[3], 1, MAX_ROSTER_PARTS, "roster parts")
+    return Roster(_int(body[0], 0, U32, "roster version"), tuple(players), _int(body[2], 0, parts - 1, "roster part"),
+                  parts)
 
 
 def _decode_keepalive(body: list[Any]) -> KeepAlive:
@@ -365,5 +421,5 @@ _DECODERS = {
     PacketType.REFUSE: _decode_refuse, PacketType.INPUT: _decode_inputs,
     PacketType.SNAPSHOT: _decode_snapshot, PacketType.ROSTER: _decode_roster,
     PacketType.KEEPALIVE: _decode_keepalive, PacketType.DISCONNECT: _decode_disconnect,
-    PacketType.CHALLENGE: _decode_challenge,
+    PacketType.CHALLENGE: _decode_challenge, PacketType.DELTA_SNAPSHOT: _decode_delta_snapshot,
 }

@@ -17,7 +17,11 @@ the client can steer its clock to keep that margin small but sufficient.
 
 Every ``tick_rate / snapshot_rate`` ticks each client gets a snapshot: the server tick, the
 newest input number of *that* client applied (so it can reconcile), its input lead and target
-lead, and the whole state. With a ``tracer`` set, every tick is also written down (the true
+lead, and the state. With the delta codec (the default, ``snapshot_codec.py``) the state is
+encoded against the newest snapshot the client says it has (its inputs echo that tick), if the
+server still remembers it (``BASELINE_MAX_AGE_S``), else against nothing. Clients that hold the
+same baseline get the same bytes, so each snapshot is encoded once per distinct baseline, not
+once per client. With the full codec the state goes as plain integers. With a ``tracer`` set, every tick is also written down (the true
 positions and the inputs applied), so tools can compare what clients drew with the truth.
 A client silent for ``TIMEOUT_S`` is dropped and its slot freed; the player list ("roster") is
 versioned and resent with snapshots until the client echoes the version back.
@@ -33,18 +37,24 @@ from .connection import Connection
 from .game_api import GameRules, World
 from .handshake import ConnectLimiter, Cookies
 from .input_buffer import BufferPolicy, InputBuffer
-from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_NAME_CHARS, MAX_REASON_CHARS,
-                       PROTOCOL_VERSION, TOKEN_NONE, Accept, Challenge, ConnectRequest, Disconnect, Header,
-                       Inputs, KeepAlive, Message, PacketError, PacketType, Refuse, Roster, Snapshot,
-                       decode_body, decode_header, encode, precheck)
+from . import snapshot_codec
+from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_NAME_CHARS, MAX_PLAYERS_ON_WIRE,
+                       MAX_REASON_CHARS, MAX_ROSTER_PARTS, PROTOCOL_VERSION, TOKEN_NONE, U32, Accept, Challenge,
+                       ConnectRequest, DeltaSnapshot, Disconnect, Header, Inputs, KeepAlive, Message,
+                       PacketError, PacketType, Refuse, Roster, Snapshot, decode_body, decode_header, encode,
+                       precheck)
 from .stats import DropCounter, RunningMean
 from .transport import Address, Transport
 
 LOG = logging.getLogger("netcode.server")
 STEADY_AFTER_S = 2.0  # a client's first seconds (its clock still settling) are not histogrammed
 DEPARTED_KEPT = 64  # final positions remembered for players who left (bounded: names churn)
-MAX_DATAGRAMS_PER_TICK = 256  # 16 players send about 1 each per tick: a wide margin, a firm bound
+MAX_DATAGRAMS_PER_TICK = 512  # 128 players send about 1 each per tick: a wide margin, a firm bound
 REFUSAL_LOG_INTERVAL_S = 1.0  # a flood of refusals is logged as one line a second, with a count
+BASELINE_MAX_AGE_S = 1.0  # older baselines are forgotten: a client that far behind gets a full state
+FULL_CODEC_MAX_PLAYERS = 64  # plain integers for more players would not fit one datagram
+ROSTER_NAMES_PER_PART = 40  # 40 names of 16 characters (up to 4 bytes each) fit one datagram
+SNAPSHOT_CODECS = ("delta", "full")
 
 
 @dataclass(frozen=True)
@@ -54,16 +64,21 @@ class ServerConfig:
     max_players: int = 16
     input_buffer: BufferPolicy = BufferPolicy()
     max_per_ip: int = 4  # sessions from one IP address (a few people behind one router)
+    snapshot_codec: str = "delta"  # "delta": against the client's newest snapshot; "full": plain ints
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_rate <= 240:
             raise ValueError(f"tick rate must be 1..240 Hz, got {self.tick_rate}")
         if not 1 <= self.snapshot_rate <= self.tick_rate:
             raise ValueError(f"snapshot rate must be 1..tick rate ({self.tick_rate}), got {self.snapshot_rate}")
-        if not 1 <= self.max_players <= 64:
-            raise ValueError(f"max players must be 1..64, got {self.max_players}")
-        if not 1 <= self.max_per_ip <= 64:
-            raise ValueError(f"max players per IP address must be 1..64, got {self.max_per_ip}")
+        if self.snapshot_codec not in SNAPSHOT_CODECS:
+            raise ValueError(f"snapshot codec must be one of {', '.join(SNAPSHOT_CODECS)}, got {self.snapshot_codec!r}")
+        limit = FULL_CODEC_MAX_PLAYERS if self.snapshot_codec == "full" else MAX_PLAYERS_ON_WIRE
+        if not 1 <= self.max_players <= limit:
+            raise ValueError(f"max players must be 1..{limit} with the {self.snapshot_codec} snapshot codec, "
+                             f"got {self.max_players}")
+        if not 1 <= self.max_per_ip <= MAX_PLAYERS_ON_WIRE:
+            raise ValueError(f"max players per IP address must be 1..{MAX_PLAYERS_ON_WIRE}, got {self.max_per_ip}")
 
 
 @dataclass
@@ -73,6 +88,7 @@ class ClientSlot:
     conn: Connection
     inputs: InputBuffer
     roster_version_known: int = -1
+    snapshot_tick_known: int = -1  # the newest snapshot the client says it has: its baseline
 
 
 class ServerSession:
@@ -97,6 +113,10 @@ class ServerSession:
         self.dropped = DropCounter()
         self.peak_clients = 0
         self.snapshot_bytes = RunningMean()  # bytes per player of each snapshot packet
+        self.sent_states: OrderedDict[int, tuple[int, ...]] = OrderedDict()  # tick -> state, the baselines
+        self.baselines_per_snapshot = RunningMean()  # distinct baselines (encodings) per snapshot tick
+        self.snapshots_full = 0  # snapshots sent with no baseline
+        self.snapshots_sent = 0
         self.final_positions_px: OrderedDict[str, list[float]] = OrderedDict()  # departed players, newest last
         self.departed_input_ticks: Counter = Counter()  # histograms of clients who left
         self.departed_wait_ms = RunningMean()
@@ -156,6 +176,8 @@ class ServerSession:
         if isinstance(message, Inputs):
             slot.inputs.add(message, self.tick + 1, now, self.last_tick_s + 1 / self.config.tick_rate)
             slot.roster_version_known = message.roster_version
+            if message.snapshot_tick <= self.tick:  # a claim from the future cannot be a baseline
+                slot.snapshot_tick_known = max(slot.snapshot_tick_known, message.snapshot_tick)
         elif isinstance(message, Disconnect):
             self._remove(slot, f"{slot.name!r} left ({message.reason!r})")
         elif not isinstance(message, KeepAlive):
@@ -234,7 +256,8 @@ class ServerSession:
 
     def _accept_for(self, slot: ClientSlot, nonce: int) -> Accept:
         return Accept(slot.player_id, self.config.tick_rate, self.config.snapshot_rate,
-                      self.rules.rules_hash, self.tick, nonce)
+                      self.rules.rules_hash, self.tick, nonce,
+                      self.rules.state_layout.flat() if self.config.snapshot_codec == "delta" else ())
 
     def _free_player_id(self) -> int | None:
         used = {slot.player_id for slot in self.clients.values()}
@@ -304,18 +327,44 @@ class ServerSession:
 
     def _send_snapshots(self, now: float) -> None:
         state = self.rules.encode_state(self.world)
+        self._remember_state(state)
         players = max(1, len(self.clients))
+        payloads: dict[int, bytes] = {}  # baseline tick (-1: none) -> payload, shared by its clients
         for slot in self._slots_by_id():
-            size = self._send(slot, self._snapshot_for(slot, state), now)
+            size = self._send(slot, self._snapshot_for(slot, state, payloads), now)
             self.snapshot_bytes.add(size / players)
+            self.snapshots_sent += 1
             if slot.roster_version_known != self.roster_version:
-                self._send(slot, self.roster(), now)
+                for part in self.roster_parts():
+                    self._send(slot, part, now)
+        if payloads:
+            self.baselines_per_snapshot.add(len(payloads))
 
-    def _snapshot_for(self, slot: ClientSlot, state: tuple[int, ...]) -> Snapshot:
+    def _remember_state(self, state: tuple[int, ...]) -> None:
+        if self.config.snapshot_codec != "delta":
+            return
+        self.sent_states[self.tick] = state
+        oldest_kept = self.tick - round(BASELINE_MAX_AGE_S * self.config.tick_rate)
+        while next(iter(self.sent_states)) < oldest_kept:
+            self.sent_states.popitem(last=False)
+
+    def _snapshot_for(self, slot: ClientSlot, state: tuple[int, ...],
+                      payloads: dict[int, bytes]) -> Snapshot | DeltaSnapshot:
         target = slot.inputs.target_lead_ticks()
-        return Snapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version, state,
-                        round(slot.inputs.lead_ticks() * 100),
-                        LEAD_TARGET_NONE if target is None else round(target * 100))
+        lead_cticks = round(slot.inputs.lead_ticks() * 100)
+        target_cticks = LEAD_TARGET_NONE if target is None else round(target * 100)
+        if self.config.snapshot_codec == "full":
+            return Snapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version, state,
+                            lead_cticks, target_cticks)
+        base_tick = slot.snapshot_tick_known if slot.snapshot_tick_known in self.sent_states else -1
+        if base_tick not in payloads:
+            baseline = self.sent_states.get(base_tick)
+            payloads[base_tick] = snapshot_codec.encode(self.rules.state_layout, state, baseline,
+                                                        (self.tick - base_tick) & U32)
+        self.snapshots_full += base_tick == -1
+        return DeltaSnapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version,
+                             0 if base_tick == -1 else (self.tick - base_tick) & U32, payloads[base_tick],
+                             lead_cticks, target_cticks)
 
     def _trace_record(self, taken: dict[int, list[tuple[int, int]]]) -> dict[str, Any]:
         """One tick as the truth: where every player is, and which inputs moved it."""
@@ -332,6 +381,13 @@ class ServerSession:
 
     def roster(self) -> Roster:
         return Roster(self.roster_version, tuple(sorted((s.player_id, s.name) for s in self.clients.values())))
+
+    def roster_parts(self) -> list[Roster]:
+        """The roster in parts small enough for a datagram each (one part up to 40 players)."""
+        players = self.roster().players
+        chunks = [players[i:i + ROSTER_NAMES_PER_PART] for i in range(0, len(players), ROSTER_NAMES_PER_PART)] or [()]
+        assert len(chunks) <= MAX_ROSTER_PARTS
+        return [Roster(self.roster_version, chunk, part, len(chunks)) for part, chunk in enumerate(chunks)]
 
     def _expire_and_keepalive(self, now: float) -> None:
         for slot in list(self.clients.values()):
@@ -359,7 +415,10 @@ class ServerSession:
             "clients": self.peak_clients,
             "clients_at_end": len(self.clients),
             "ticks": self.tick,
-            "snapshot_bytes_per_player": round(self.snapshot_bytes.mean, 1),
+            "snapshot_bytes_per_player": round(self.snapshot_bytes.mean, 2),
+            "snapshot_codec": self.config.snapshot_codec,
+            "snapshot_baselines_mean": round(self.baselines_per_snapshot.mean, 2),
+            "snapshot_full_pct": round(100 * self.snapshots_full / max(1, self.snapshots_sent), 2),
             "dropped_packets": dict(self.dropped),
             "dropped_packets_total": self.dropped.total,
             "inputs_skipped": self.departed_skipped + sum(s.inputs.skipped for s in self.clients.values()),

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from netcode.clock import FakeClock
 from netcode.connection import KEEPALIVE_INTERVAL_S, SENT_HISTORY, TIMEOUT_S, Connection
-from netcode.protocol import (COOKIE_BYTES, LEAD_TARGET_NONE, MAX_LEAD_CTICKS, RULES_HASH_CHARS, U64, Challenge, CONNECT_REQUEST_MIN_BYTES, MAX_ACK_DELAY_100US, MAX_HASH_CHARS, MAX_NAME_CHARS,
+from netcode.protocol import (COOKIE_BYTES, MAX_BASELINE_AGO, DeltaSnapshot, LEAD_TARGET_NONE, MAX_LEAD_CTICKS, RULES_HASH_CHARS, U64, Challenge, CONNECT_REQUEST_MIN_BYTES, MAX_ACK_DELAY_100US, MAX_HASH_CHARS, MAX_NAME_CHARS,
                               MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_REDUNDANT_INPUTS,
                               PROTOCOL_ID, PROTOCOL_VERSION, U32, Accept, ConnectRequest, Disconnect, Header,
                               Inputs, KeepAlive, PacketError, PacketType, Refuse, Roster, Snapshot, decode,
@@ -155,16 +155,20 @@ messages = st.one_of(
     st.builds(ConnectRequest, printable_name, hash_text, st.one_of(st.just(b""), cookies), st.integers(0, U64)),
     st.builds(Challenge, cookies, st.integers(0, U64)),
     st.builds(Accept, st.integers(0, MAX_PLAYERS_ON_WIRE - 1), st.integers(1, 1000), st.integers(1, 1000),
-              hash_text, u32, st.integers(0, U64)),
+              hash_text, u32, st.integers(0, U64), st.sampled_from([(), (5, 1, 3, 2, 4), (2,), (64, 63, 1)])),
     st.builds(Refuse, any_text),
     inputs_messages(),
     st.builds(Snapshot, u32, st.integers(-1, U32), u32,
               st.lists(st.integers(-U32, U32), max_size=100).map(tuple),
               st.integers(-MAX_LEAD_CTICKS, MAX_LEAD_CTICKS), st.integers(LEAD_TARGET_NONE, MAX_LEAD_CTICKS)),
+    st.builds(DeltaSnapshot, u32, st.integers(-1, U32), u32, st.integers(0, MAX_BASELINE_AGO),
+              st.binary(max_size=1000), st.integers(-MAX_LEAD_CTICKS, MAX_LEAD_CTICKS),
+              st.integers(LEAD_TARGET_NONE, MAX_LEAD_CTICKS)),
     st.builds(Roster, u32, st.lists(st.tuples(st.integers(0, MAX_PLAYERS_ON_WIRE - 1),
                                               st.text(st.characters(codec="ascii"), max_size=MAX_NAME_CHARS)
                                               .filter(str.isprintable)),
-                                    max_size=16).map(tuple)),
+                                    max_size=16).map(tuple), st.just(1), st.just(3)),
+    st.builds(Roster, u32, st.just(((0, "a"),)), st.just(0), st.just(1)),
     st.just(KeepAlive()),
     st.builds(Disconnect, any_text),
 )
@@ -185,6 +189,7 @@ def test_each_message_type_has_its_own_type_number() -> None:
                Challenge(b"c" * COOKIE_BYTES): PacketType.CHALLENGE,
                Refuse("x"): PacketType.REFUSE, Inputs(0, (1,), -1, -1): PacketType.INPUT,
                Snapshot(1, -1, 0, ()): PacketType.SNAPSHOT, Roster(1, ((0, "a"),)): PacketType.ROSTER,
+               DeltaSnapshot(9, 3, 1, 2, b"\x80"): PacketType.DELTA_SNAPSHOT,
                KeepAlive(): PacketType.KEEPALIVE, Disconnect("bye"): PacketType.DISCONNECT}
     for message, ptype in samples.items():
         assert decode_header(encode(message, h))[0] == ptype

@@ -104,6 +104,8 @@ def _packet(data: bytes) -> tuple[int, int] | None:
         ptype, _header, body = decode_header(data)
     except PacketError:
         return None
+    if ptype == PacketType.DELTA_SNAPSHOT:
+        ptype = PacketType.SNAPSHOT  # a snapshot either way; the codec does not matter here
     if ptype in (PacketType.INPUT, PacketType.SNAPSHOT) and body and isinstance(body[0], int):
         return ptype, body[0]
     return None

@@ -51,7 +51,8 @@ def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, sec
              input_buffer: str = "adaptive", trace_dir: Path | None = None,
              on_fate: Callable[[int, Fate], None] | None = None,
              burst_clients: Collection[int] | None = None,
-             link_at: Callable[[float, int], LinkSettings | None] | None = None) -> Run:
+             link_at: Callable[[float, int], LinkSettings | None] | None = None,
+             snapshot_codec: str = "delta") -> Run:
     """Play ``seconds`` of fake time; ``loss_burst_s`` = (from, to) drops every datagram then.
 
     ``players`` pairs each client's switches with the bot at its keys; ``on_fate(client index,
@@ -61,7 +62,7 @@ def run_game(players: list[tuple[Switches, Bot]], link: LinkSettings = WIFI, sec
     """
     clock = FakeClock()
     network = MemoryNetwork()
-    config = ServerConfig(input_buffer=BufferPolicy.parse(input_buffer))
+    config = ServerConfig(input_buffer=BufferPolicy.parse(input_buffer), snapshot_codec=snapshot_codec)
     session = ServerSession(SimRules(config.tick_rate), network.endpoint(SERVER), config, clock.now())
     server_trace: list[dict] = []
     if trace_dir is not None:
