@@ -19,6 +19,21 @@ whatever tick they land on, which is what lets a lone player predict with zero c
 everyone has moved, overlapping players push each other apart; that push is the only thing a
 client cannot predict.
 
+The push is a *broad phase* then a *narrow phase*. Checking every pair is O(n^2): 8128 pairs at
+128 players, most of the tick. Instead the moved positions are dropped into a uniform grid of
+cells one player-diameter (``2 * radius``) wide, a dict keyed by integer cell coordinates. Two
+players can only touch if their centres are less than a diameter apart on each axis, so they sit
+in the same or neighbouring cells: those are the *candidate pairs*. The candidates are then
+pushed apart by ``_separate`` one pair at a time, in exactly the order the old all-pairs loop
+used, sorted by ``(i, j)`` with ``i < j`` (indexes in id order), skipping the pairs that are not
+candidates. Nothing depends on hashing an object or on a set's iteration order.
+
+The one approximation: the grid is built once, from the positions before any push. A pair that
+was further apart than neighbouring cells then, but is shoved into contact by an earlier push in
+the same pass, is not looked at this tick; it is separated on the next tick, when the new grid
+has them as neighbours. A pass over all pairs would have caught it in the same tick. It takes a
+crowd of three or more to cascade like that, and the difference is one push a tick late.
+
 Rule constants are per second; ``Physics.for_tick_rate`` turns them into per-tick integers, so the
 game plays at the same speed at any tick rate. ``RULES_HASH`` fingerprints the constants and the
 rules version so that mismatched client and server refuse to play together.
@@ -42,7 +57,11 @@ MAX_SPEED_PX_S = 320
 ACCEL_PX_S2 = 2400
 FRICTION_PX_S2 = 1600
 
-RULES_VERSION = 2  # 2: speed clamp rounds the root up; players are kept inside the arena
+# 2: speed clamp rounds the root up; players are kept inside the arena.
+# 3: player pushes come from a grid broad phase, so a pair shoved into contact by an earlier push
+#    in the same tick waits for the next tick (see the module docstring); 128 spawn points; a push
+#    between players is rounded away from the other player (a sub-pixel overlap used to get none).
+RULES_VERSION = 3
 
 # Input bits: one per direction. Opposite directions cancel.
 UP, DOWN, LEFT, RIGHT = 1, 2, 4, 8
@@ -84,13 +103,59 @@ OBSTACLES: tuple[Rect, ...] = (
 )
 SOLIDS: tuple[Rect, ...] = WALLS + OBSTACLES
 
-#: Spawn points in pixels, chosen by player id so spawning is deterministic.
-SPAWNS_PX: tuple[tuple[int, int], ...] = (
+#: The first 16 spawn points, in pixels, placed by hand: corners and edges first, then inwards.
+_FIRST_SPAWNS_PX: tuple[tuple[int, int], ...] = (
     (100, 100), (1180, 620), (1180, 100), (100, 620),
     (640, 100), (640, 620), (400, 360), (880, 360),
     (240, 240), (1040, 480), (1040, 240), (240, 480),
     (500, 100), (780, 620), (780, 100), (500, 620),
 )
+SPAWN_COUNT = 128  # one spawn point per player id 0..127
+#: Every spawn's centre is at least this far from every other spawn and from every solid.
+SPAWN_CLEARANCE_PX = 2 * PLAYER_RADIUS_PX + 4
+_SPAWN_GRID_PX = 64  # the pitch of the grid the other spawns are picked from
+
+
+def _dist_sq_to_rect(x: int, y: int, r: Rect) -> int:
+    """Squared distance from a point to a rectangle, both in fixed-point units."""
+    cx = min(max(x, r.x0), r.x1)
+    cy = min(max(y, r.y0), r.y1)
+    return (x - cx) ** 2 + (y - cy) ** 2
+
+
+def _spawn_points() -> tuple[tuple[int, int], ...]:
+    """The hand-placed 16, then the rest picked from a grid, farthest from those taken first.
+
+    The grid (19 by 10 points, 64 px apart, centred in the arena) keeps the points that are
+    ``SPAWN_CLEARANCE_PX`` clear of every solid and of the hand-placed spawns. Then, repeatedly,
+    the point whose nearest spawn so far is farthest away comes next (ties to the first in row
+    order), so any number of players is spread over the whole floor rather than filling it row by
+    row. Integers only, so every machine computes the same table (and ``RULES_HASH`` covers it).
+    """
+    clear_sq = SPAWN_CLEARANCE_PX * SPAWN_CLEARANCE_PX
+    cols, rows = ARENA_W_PX // _SPAWN_GRID_PX - 1, ARENA_H_PX // _SPAWN_GRID_PX - 1
+    x0 = (ARENA_W_PX - (cols - 1) * _SPAWN_GRID_PX) // 2
+    y0 = (ARENA_H_PX - (rows - 1) * _SPAWN_GRID_PX) // 2
+    spawns = list(_FIRST_SPAWNS_PX)
+    candidates = [(x0 + c * _SPAWN_GRID_PX, y0 + r * _SPAWN_GRID_PX) for r in range(rows) for c in range(cols)]
+    candidates = [(x, y) for x, y in candidates
+                  if all(_dist_sq_to_rect(x * SUBPX, y * SUBPX, rect) >= clear_sq * SUBPX * SUBPX
+                         for rect in SOLIDS)]
+    # Squared distance from each candidate to its nearest spawn so far.
+    nearest = [min((x - sx) ** 2 + (y - sy) ** 2 for sx, sy in spawns) for x, y in candidates]
+    while len(spawns) < SPAWN_COUNT:
+        best = max(range(len(candidates)), key=lambda k: (nearest[k], -k))
+        if nearest[best] < clear_sq:
+            raise RuntimeError("not enough room for the spawn points")
+        bx, by = candidates[best]
+        spawns.append((bx, by))
+        nearest = [min(d, (x - bx) ** 2 + (y - by) ** 2) for d, (x, y) in zip(nearest, candidates)]
+    return tuple(spawns)
+
+
+#: Spawn points in pixels, indexed by player id so spawning is deterministic. The first 16 are
+#: the hand-placed ones, so small games look as they always did.
+SPAWNS_PX: tuple[tuple[int, int], ...] = _spawn_points()
 
 
 @dataclass(frozen=True)
@@ -180,104 +245,157 @@ def _approach_zero(v: int, amount: int) -> int:
 
 
 # --- one player's own movement ---------------------------------------------------------------
+#
+# These work on plain integers ``x, y, vx, vy`` and build one ``Player`` at the end: copying a
+# frozen dataclass for every small change (``dataclasses.replace``) used to be most of a tick.
 
-def _accelerate(p: Player, bits: int, phys: Physics) -> Player:
+def _accelerate(vx: int, vy: int, bits: int, phys: Physics) -> tuple[int, int]:
     dx = (1 if bits & RIGHT else 0) - (1 if bits & LEFT else 0)
     dy = (1 if bits & DOWN else 0) - (1 if bits & UP else 0)
     accel = phys.accel * DIAGONAL_256 // 256 if dx and dy else phys.accel
-    vx = p.vx + dx * accel if dx else _approach_zero(p.vx, phys.friction)
-    vy = p.vy + dy * accel if dy else _approach_zero(p.vy, phys.friction)
+    vx = vx + dx * accel if dx else _approach_zero(vx, phys.friction)
+    vy = vy + dy * accel if dy else _approach_zero(vy, phys.friction)
     speed_sq = vx * vx + vy * vy
     if speed_sq > phys.max_speed * phys.max_speed:
         # Round the root *up*: dividing by a floored root would scale to just over the limit.
         speed = math.isqrt(speed_sq - 1) + 1
         vx = div_trunc(vx * phys.max_speed, speed)
         vy = div_trunc(vy * phys.max_speed, speed)
-    return replace(p, vx=vx, vy=vy)
+    return vx, vy
 
 
-def _push_out_of_rect(p: Player, r: Rect, radius: int) -> Player:
+_State = tuple[int, int, int, int]  # x, y, vx, vy of one player
+
+
+def _push_out_of_rect(x: int, y: int, vx: int, vy: int, r: Rect, radius: int) -> _State:
     """Move a circle out of a rectangle and cancel the velocity that pointed into it."""
-    cx = min(max(p.x, r.x0), r.x1)
-    cy = min(max(p.y, r.y0), r.y1)
-    dx, dy = p.x - cx, p.y - cy
+    cx = min(max(x, r.x0), r.x1)
+    cy = min(max(y, r.y0), r.y1)
+    dx, dy = x - cx, y - cy
     dist_sq = dx * dx + dy * dy
     if dist_sq >= radius * radius:
-        return p
+        return x, y, vx, vy
     if dist_sq == 0:
         # Centre inside the rectangle: leave along the shortest way out.
-        exits = ((p.x - r.x0, -1, 0), (r.x1 - p.x, 1, 0), (p.y - r.y0, 0, -1), (r.y1 - p.y, 0, 1))
+        exits = ((x - r.x0, -1, 0), (r.x1 - x, 1, 0), (y - r.y0, 0, -1), (r.y1 - y, 0, 1))
         depth, nx, ny = min(exits)
-        return _apply_push(p, nx * (depth + radius), ny * (depth + radius), nx, ny)
+        return _apply_push(x, y, vx, vy, nx * (depth + radius), ny * (depth + radius), nx, ny)
     dist = math.isqrt(dist_sq)
     overlap = radius - dist
     push_x, push_y = div_trunc(dx * overlap, dist), div_trunc(dy * overlap, dist)
     # Round the push away from the surface so integer truncation never leaves us touching.
     push_x += (dx > 0) - (dx < 0)
     push_y += (dy > 0) - (dy < 0)
-    return _apply_push(p, push_x, push_y, dx, dy)
+    return _apply_push(x, y, vx, vy, push_x, push_y, dx, dy)
 
 
-def _apply_push(p: Player, push_x: int, push_y: int, nx: int, ny: int) -> Player:
-    vx, vy = p.vx, p.vy
+def _apply_push(x: int, y: int, vx: int, vy: int, push_x: int, push_y: int, nx: int, ny: int) -> _State:
     if nx * vx < 0:
         vx = 0
     if ny * vy < 0:
         vy = 0
-    return replace(p, x=p.x + push_x, y=p.y + push_y, vx=vx, vy=vy)
+    return x + push_x, y + push_y, vx, vy
 
 
 _INNER_X0, _INNER_Y0 = WALL_PX * SUBPX, WALL_PX * SUBPX
 _INNER_X1, _INNER_Y1 = (ARENA_W_PX - WALL_PX) * SUBPX, (ARENA_H_PX - WALL_PX) * SUBPX
 
 
-def _keep_in_arena(p: Player, radius: int) -> Player:
+def _keep_in_arena(x: int, y: int, vx: int, vy: int, radius: int) -> _State:
     """Clamp a centre to the floor. A crowd can shove a player past a thin wall's midline, from
     where the wall's own shortest way out would be *outward*; the arena edge settles it first."""
-    x = min(max(p.x, _INNER_X0 + radius), _INNER_X1 - radius)
-    y = min(max(p.y, _INNER_Y0 + radius), _INNER_Y1 - radius)
-    if (x, y) == (p.x, p.y):
-        return p
-    return _apply_push(p, x - p.x, y - p.y, x - p.x, y - p.y)
+    cx = min(max(x, _INNER_X0 + radius), _INNER_X1 - radius)
+    cy = min(max(y, _INNER_Y0 + radius), _INNER_Y1 - radius)
+    if cx == x and cy == y:
+        return x, y, vx, vy
+    return _apply_push(x, y, vx, vy, cx - x, cy - y, cx - x, cy - y)
 
 
-def _collide_static(p: Player, phys: Physics) -> Player:
-    p = _keep_in_arena(p, phys.radius)
+def _collide_static(x: int, y: int, vx: int, vy: int, radius: int) -> _State:
+    x, y, vx, vy = _keep_in_arena(x, y, vx, vy, radius)
     for rect in SOLIDS:
-        p = _push_out_of_rect(p, rect, phys.radius)
-    return p
+        # A centre a radius or more beyond any side cannot touch the rectangle: skip the full
+        # test. (Exactly the cases where ``_push_out_of_rect`` would return its input.)
+        if rect.x0 - radius < x < rect.x1 + radius and rect.y0 - radius < y < rect.y1 + radius:
+            x, y, vx, vy = _push_out_of_rect(x, y, vx, vy, rect, radius)
+    return x, y, vx, vy
 
 
 def move_player(p: Player, bits: int, phys: Physics) -> Player:
     """Apply one input to one player: accelerate, move, slide off walls and obstacles."""
-    p = _accelerate(p, bits & INPUT_MASK, phys)
-    p = replace(p, x=p.x + p.vx, y=p.y + p.vy)
-    return _collide_static(p, phys)
+    vx, vy = _accelerate(p.vx, p.vy, bits & INPUT_MASK, phys)
+    x, y, vx, vy = _collide_static(p.x + vx, p.y + vy, vx, vy, phys.radius)
+    return Player(p.id, x, y, vx, vy)
 
 
 # --- players pushing each other --------------------------------------------------------------
 
-def _separate(a: Player, b: Player, radius: int) -> tuple[Player, Player]:
-    dx, dy = b.x - a.x, b.y - a.y
+def _separate(ax: int, ay: int, bx: int, by: int, radius: int) -> tuple[int, int]:
+    """How far to push player b (and a the opposite way) so two circles stop overlapping;
+    ``(0, 0)`` when they do not."""
+    dx, dy = bx - ax, by - ay
     min_dist = 2 * radius
     dist_sq = dx * dx + dy * dy
     if dist_sq >= min_dist * min_dist:
-        return a, b
+        return 0, 0
     dist = math.isqrt(dist_sq)
     if dist == 0:
         dx, dy, dist = 1, 0, 1  # exactly on top: the lower id goes left, deterministically
     half = (min_dist - dist) // 2 + 1
     push_x, push_y = div_trunc(dx * half, dist), div_trunc(dy * half, dist)
-    a = replace(a, x=a.x - push_x, y=a.y - push_y)
-    b = replace(b, x=b.x + push_x, y=b.y + push_y)
-    return a, b
+    # Round the push away from the other player, as for walls: truncation alone turns the push
+    # for a sub-pixel diagonal overlap into (0, 0), and the two would stay touching.
+    return push_x + (dx > 0) - (dx < 0), push_y + (dy > 0) - (dy < 0)
+
+
+def _candidate_pairs(players: Sequence[Player], cell: int) -> list[tuple[int, int]]:
+    """The broad phase: index pairs ``(i, j)``, ``i < j``, of players in the same or neighbouring
+    cells of a grid of ``cell``-sized squares, sorted. With ``cell >= 2 * radius`` every pair that
+    overlaps now is among them.
+
+    The grid is a dict from integer cell coordinates to the indexes in it, in index order; it is
+    only ever looked up, never iterated, and the pairs are sorted, so no order here depends on
+    hashing or identity.
+    """
+    grid: dict[tuple[int, int], list[int]] = {}
+    cells = []
+    for i, p in enumerate(players):
+        key = (p.x // cell, p.y // cell)
+        cells.append(key)
+        grid.setdefault(key, []).append(i)
+    pairs = []
+    for i, (cx, cy) in enumerate(cells):
+        for gx in (cx - 1, cx, cx + 1):
+            for gy in (cy - 1, cy, cy + 1):
+                for j in grid.get((gx, gy), ()):
+                    if j > i:
+                        pairs.append((i, j))
+    pairs.sort()
+    return pairs
 
 
 def _resolve_players(players: list[Player], phys: Physics) -> list[Player]:
-    for i in range(len(players)):
-        for j in range(i + 1, len(players)):
-            players[i], players[j] = _separate(players[i], players[j], phys.radius)
-    return [_collide_static(p, phys) for p in players]
+    """Push overlapping players apart, pair by pair in ``(i, j)`` order, then off the walls.
+
+    The candidate pairs come from the positions *before* any push (see the module docstring for
+    the one thing that costs); each push uses the positions as the earlier pushes left them,
+    exactly as the all-pairs loop did. Positions are plain integers until the end.
+    """
+    radius = phys.radius
+    xs = [p.x for p in players]
+    ys = [p.y for p in players]
+    for i, j in _candidate_pairs(players, 2 * radius):
+        push_x, push_y = _separate(xs[i], ys[i], xs[j], ys[j], radius)
+        if push_x or push_y:
+            xs[i] -= push_x
+            ys[i] -= push_y
+            xs[j] += push_x
+            ys[j] += push_y
+    resolved = []
+    for p, x, y in zip(players, xs, ys):
+        x, y, vx, vy = _collide_static(x, y, p.vx, p.vy, radius)
+        resolved.append(Player(p.id, x, y, vx, vy))
+    return resolved
 
 
 # --- the step --------------------------------------------------------------------------------

@@ -269,6 +269,15 @@ def test_overlapping_players_get_pushed_apart(dx: int, dy: int) -> None:
     assert (a.x + b.x, a.y + b.y) == (2 * ax + dx, 2 * ay + dy)
 
 
+def test_a_sub_pixel_diagonal_overlap_is_pushed_apart() -> None:
+    """Overlapping by less than a subpixel on a diagonal: truncating the push alone gives (0, 0)."""
+    dx, dy = 5126, 6390  # 8191.95 subpx apart, 2R is 8192
+    assert dx * dx + dy * dy < (2 * R) ** 2
+    world = World(players=(Player(0, 640 * SUBPX, 600 * SUBPX), Player(1, 640 * SUBPX + dx, 600 * SUBPX + dy)))
+    a, b = step(world, {}, PHYS).players
+    assert (b.x - a.x) ** 2 + (b.y - a.y) ** 2 >= (2 * R) ** 2
+
+
 def test_players_exactly_on_top_separate_deterministically() -> None:
     world = World(players=(Player(0, 640 * SUBPX, 600 * SUBPX), Player(1, 640 * SUBPX, 600 * SUBPX)))
     a, b = step(world, {}, PHYS).players
