@@ -23,7 +23,8 @@ Snapshots that arrive late (older than the newest) are still returned, because i
 use them, but they never move ``newest``: the one snapshot the client reconciles to.
 
 A delta snapshot (``snapshot_codec.py``) is decoded against the baseline it names, one of the
-``MAX_BASELINES_KEPT`` newest states this session received; each input tells the server the
+``snapshot_codec.BASELINES_KEPT`` newest states this session received (the server encodes against
+no older one); each input tells the server the
 newest one we have, and the server encodes against that. A delta whose baseline we no longer
 hold is dropped (``no_baseline``); the next one, against a newer baseline, will do. The roster
 may come in several parts (128 names do not fit one datagram): it changes once all have arrived.
@@ -53,7 +54,6 @@ SNAPSHOT_TIMEOUT_S = 5.0  # keep-alives alone do not keep a session alive: a gam
 UNAPPLIED_INPUTS_S = 2.0  # snapshots that never apply our inputs: a broken or hostile server
 MAX_NAMES_SEEN = 256  # a bound on the names remembered for the final figures (joins churn)
 MAX_UNACKED_INPUTS = 180  # 3 s at 60 Hz: a server that acknowledges nothing cannot grow it further
-MAX_BASELINES_KEPT = 32  # states kept for deltas: about 1 s of snapshots at 30 Hz
 
 
 class UnackedInputs:
@@ -266,7 +266,10 @@ class ClientSession:
         elif isinstance(message, Snapshot):
             return self._on_snapshot(message, now)
         elif isinstance(message, DeltaSnapshot):
-            return self._on_snapshot(self._undelta(message), now)
+            snapshot, rows = self._undelta(message)
+            received = self._on_snapshot(snapshot, now)
+            self._keep_baseline(snapshot.tick, rows)  # only once it has proven a valid state
+            return received
         elif isinstance(message, Roster):
             self._on_roster_part(message)
         elif isinstance(message, Disconnect):
@@ -293,8 +296,8 @@ class ClientSession:
             self.unacked.trim_through(snapshot.last_input_seq)
         return Received(snapshot, world, newest)
 
-    def _undelta(self, delta: DeltaSnapshot) -> Snapshot:
-        """The plain snapshot a delta stands for, rebuilt from the baseline it names."""
+    def _undelta(self, delta: DeltaSnapshot) -> tuple[Snapshot, np.ndarray]:
+        """The plain snapshot a delta stands for, rebuilt from the baseline it names, and its rows."""
         if self.state_layout is None or self.state is not ClientState.CONNECTED:
             raise PacketError("unexpected_snapshot")
         base = np.zeros((0, self.state_layout.ints_per_entity), dtype=np.int64)
@@ -306,22 +309,21 @@ class ClientSession:
             rows = snapshot_codec.decode_rows(self.state_layout, delta.payload, base, delta.baseline_ago)
         except ValueError:
             raise PacketError("bad_delta") from None
-        self._keep_baseline(delta.tick, rows)
         return Snapshot(delta.tick, delta.last_input_seq, delta.roster_version, tuple(rows.ravel().tolist()),
-                        delta.input_lead_cticks, delta.input_target_cticks)
+                        delta.input_lead_cticks, delta.input_target_cticks), rows
 
     def _keep_baseline(self, tick: int, rows: np.ndarray) -> None:
         late = bool(self.baselines) and tick < next(reversed(self.baselines))
         self.baselines[tick] = rows
         if late:  # reordered: keep tick order, so the oldest is the one to forget
             self.baselines = OrderedDict(sorted(self.baselines.items()))
-        while len(self.baselines) > MAX_BASELINES_KEPT:
+        while len(self.baselines) > snapshot_codec.BASELINES_KEPT:
             self.baselines.popitem(last=False)
 
     def _on_roster_part(self, part: Roster) -> None:
-        if part.version <= self.roster_version:
+        if part.version <= self.roster_version or part.version < self._roster_parts_version:
             return
-        if part.version != self._roster_parts_version:
+        if part.version > self._roster_parts_version:
             self._roster_parts_version, self._roster_parts = part.version, {}
         self._roster_parts[part.part] = part.players
         if len(self._roster_parts) < part.parts:

@@ -358,7 +358,10 @@ def _state_layout(value: Any) -> tuple[int, ...]:
     if len(items) % 2 == 0:
         raise PacketError("bad_body", "state layout is not [ints per entity, pairs...]")
     ints_per_entity = _int(items[0], 1, MAX_INTS_PER_ENTITY, "ints per entity")
-    return (ints_per_entity,) + tuple(_int(f, 1, ints_per_entity - 1, "state field") for f in items[1:])
+    fields = tuple(_int(f, 1, ints_per_entity - 1, "state field") for f in items[1:])
+    if len(set(fields)) != len(fields):
+        raise PacketError("bad_body", "a state field appears twice in the layout")
+    return (ints_per_entity,) + fields
 
 
 def _decode_refuse(body: list[Any]) -> Refuse:

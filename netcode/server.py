@@ -19,7 +19,8 @@ Every ``tick_rate / snapshot_rate`` ticks each client gets a snapshot: the serve
 newest input number of *that* client applied (so it can reconcile), its input lead and target
 lead, and the state. With the delta codec (the default, ``snapshot_codec.py``) the state is
 encoded against the newest snapshot the client says it has (its inputs echo that tick), if the
-server still remembers it (``BASELINE_MAX_AGE_S``), else against nothing. Clients that hold the
+server still remembers it (the newest ``BASELINES_KEPT`` snapshots, as many as a client keeps),
+else against nothing. Clients that hold the
 same baseline get the same bytes, so each snapshot is encoded once per distinct baseline, not
 once per client. With the full codec the state goes as plain integers. With a ``tracer`` set, every tick is also written down (the true
 positions and the inputs applied), so tools can compare what clients drew with the truth.
@@ -51,9 +52,8 @@ STEADY_AFTER_S = 2.0  # a client's first seconds (its clock still settling) are 
 DEPARTED_KEPT = 64  # final positions remembered for players who left (bounded: names churn)
 MAX_DATAGRAMS_PER_TICK = 512  # 128 players send about 1 each per tick: a wide margin, a firm bound
 REFUSAL_LOG_INTERVAL_S = 1.0  # a flood of refusals is logged as one line a second, with a count
-BASELINE_MAX_AGE_S = 1.0  # older baselines are forgotten: a client that far behind gets a full state
 FULL_CODEC_MAX_PLAYERS = 64  # plain integers for more players would not fit one datagram
-ROSTER_NAMES_PER_PART = 40  # 40 names of 16 characters (up to 4 bytes each) fit one datagram
+ROSTER_NAMES_PER_PART = 16  # 16 names of 16 characters of up to 4 bytes each fit one datagram
 SNAPSHOT_CODECS = ("delta", "full")
 
 
@@ -344,8 +344,7 @@ class ServerSession:
         if self.config.snapshot_codec != "delta":
             return
         self.sent_states[self.tick] = state
-        oldest_kept = self.tick - round(BASELINE_MAX_AGE_S * self.config.tick_rate)
-        while next(iter(self.sent_states)) < oldest_kept:
+        while len(self.sent_states) > snapshot_codec.BASELINES_KEPT:
             self.sent_states.popitem(last=False)
 
     def _snapshot_for(self, slot: ClientSlot, state: tuple[int, ...],
@@ -354,6 +353,7 @@ class ServerSession:
         lead_cticks = round(slot.inputs.lead_ticks() * 100)
         target_cticks = LEAD_TARGET_NONE if target is None else round(target * 100)
         if self.config.snapshot_codec == "full":
+            self.snapshots_full += 1
             return Snapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version, state,
                             lead_cticks, target_cticks)
         base_tick = slot.snapshot_tick_known if slot.snapshot_tick_known in self.sent_states else -1
@@ -383,7 +383,7 @@ class ServerSession:
         return Roster(self.roster_version, tuple(sorted((s.player_id, s.name) for s in self.clients.values())))
 
     def roster_parts(self) -> list[Roster]:
-        """The roster in parts small enough for a datagram each (one part up to 40 players)."""
+        """The roster in parts small enough for a datagram each (up to 16 players a part)."""
         players = self.roster().players
         chunks = [players[i:i + ROSTER_NAMES_PER_PART] for i in range(0, len(players), ROSTER_NAMES_PER_PART)] or [()]
         assert len(chunks) <= MAX_ROSTER_PARTS

@@ -12,9 +12,12 @@ inputs echo the newest snapshot tick it has), and sends only what the baseline d
 1. **Dead reckoning.** Each entity of the baseline is advanced by its own velocity to the new
    tick. Velocity fields are predicted unchanged; a position field ``p`` with its velocity field
    ``v`` (the game's ``StateLayout.dead_reckoning`` pairs) is predicted as
-   ``p + (v_then + v_now) * ticks // 2``: the velocity is decoded first, so the position's guess
-   can use the average of the old and the new one, which is exact for steady motion and close
-   while a player speeds up or slows down.
+   ``p + ((v_then + v_now) * ticks + (v_now - v_then)) // 2``. The velocity is decoded first, so
+   the position's guess can use the old and the new one: a simulation that adds the velocity to
+   the position after each tick's acceleration moves ``ticks * v_then + a * ticks * (ticks + 1) / 2``
+   under a constant acceleration ``a``, which is exactly that formula. Steady motion and steady
+   speeding up or slowing down cost nothing; only a change of acceleration (a key pressed or
+   released, a wall, a push) leaves a residual.
 2. **Residuals.** ``actual - predicted``, zigzag-mapped to unsigned (0, -1, 1, -2, ... -> 0, 1, 2,
    3, ...) so that small magnitudes of either sign have few significant bits.
 3. **Bit packing.** One bit per entity says "exactly as predicted". An entity that differs sends a
@@ -51,6 +54,7 @@ COLUMN_WIDTH_BITS = 6  # a join column's width, 0..33
 MAX_VALUE_BITS = 33  # a residual of two int32 values, zigzagged, always fits
 MAX_ABS_VALUE = (1 << 31) - 1  # the codec carries int32 state values
 MAX_ENTITIES = 1024
+BASELINES_KEPT = 32  # the newest snapshots a server may encode against and a client keeps (>1 s at 30/s)
 
 
 class StateLayout(NamedTuple):
@@ -67,8 +71,15 @@ class StateLayout(NamedTuple):
     def from_flat(flat: Sequence[int]) -> "StateLayout | None":
         if not flat:
             return None
-        pairs = tuple(zip(flat[1::2], flat[2::2]))
-        return StateLayout(flat[0], pairs)
+        return StateLayout(flat[0], tuple(zip(flat[1::2], flat[2::2]))).checked()
+
+    def checked(self) -> "StateLayout":
+        """Itself, if the decoder can undo it: velocities are decoded before the positions they
+        move, so no field may be both, or appear twice. ValueError otherwise."""
+        fields = [f for pair in self.dead_reckoning for f in pair]
+        if len(set(fields)) != len(fields) or not all(0 < f < self.ints_per_entity for f in fields):
+            raise ValueError(f"state layout {self} has a field twice, the id, or one out of range")
+        return self
 
 
 # --- bit streams -----------------------------------------------------------------------------
@@ -185,12 +196,13 @@ def as_rows(layout: StateLayout, state: Sequence[int]) -> np.ndarray:
 
 
 def predict(layout: StateLayout, baseline: np.ndarray, now: np.ndarray, ticks: int) -> np.ndarray:
-    """Dead reckoning: the baseline advanced ``ticks``, positions using the average velocity.
+    """Dead reckoning: the baseline advanced ``ticks`` under a constant acceleration.
 
     ``now`` supplies the current velocity fields (the decoder has them before the positions)."""
     guess = baseline.copy()
     for p, v in layout.dead_reckoning:
-        guess[:, p] = baseline[:, p] + ((baseline[:, v] + now[:, v]) * ticks) // 2
+        then, later = baseline[:, v], now[:, v]
+        guess[:, p] = baseline[:, p] + ((then + later) * ticks + (later - then)) // 2
     return guess
 
 
@@ -200,15 +212,16 @@ def encode(layout: StateLayout, state: Sequence[int], baseline: Sequence[int] | 
     rows = as_rows(layout, state)
     base = as_rows(layout, baseline if baseline is not None else ())
     out = BitWriter()
-    kept_mask = np.isin(base[:, 0], rows[:, 0])
+    kept_mask = np.isin(base[:, 0], rows[:, 0], assume_unique=True)
     out.put_count(int((~kept_mask).sum()))
     if not kept_mask.all():
         out.put(kept_mask.astype(np.uint64), 1)
-    joins = rows[~np.isin(rows[:, 0], base[:, 0])]
+    staying = np.isin(rows[:, 0], base[:, 0], assume_unique=True)
+    joins = rows[~staying]
     out.put_count(len(joins))
     if len(joins):
         _put_columns(out, joins)
-    _put_residuals(out, layout, base[kept_mask], rows[np.isin(rows[:, 0], base[:, 0])], ticks)
+    _put_residuals(out, layout, base[kept_mask], rows[staying], ticks)
     return out.to_bytes()
 
 
