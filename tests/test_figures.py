@@ -154,6 +154,29 @@ def test_local_blend_at_144_fps_moves_every_frame_and_the_newest_tick_does_not()
     assert f"{d.still_newest_pct:.0f}%" in d.caption()
 
 
+def test_snapshot_bandwidth_delta_beats_full_beats_json_and_only_the_deltas_fit_128_players() -> None:
+    d = scenario("snapshot_bandwidth")
+    assert list(d.players) == [6, 16, 64, 128] and d.codecs == ("json", "full", "delta", "delta0")
+    for n in d.players:
+        assert d.at("moving_b_per_player", "delta", n) < d.at("moving_b_per_player", "full", n) \
+            < d.at("moving_b_per_player", "json", n)
+        assert d.at("idle_b_per_player", "delta", n) < d.at("moving_b_per_player", "delta", n)
+        assert d.at("moving_b_per_player", "delta", n) < d.at("moving_b_per_player", "delta0", n)
+    # One bit per idle player: with many players the idle delta is mostly its header.
+    assert d.at("idle_b_per_player", "delta", 128) < 0.5
+    assert d.at("max_datagram_b", "full", 128) > d.limit_b > d.at("max_datagram_b", "delta0", 128) \
+        > d.at("max_datagram_b", "delta", 128)
+    assert d.at("max_datagram_b", "json", 64) > d.limit_b
+    # The header is shared: per player it shrinks with more players, and at 6 it outweighs the state.
+    assert d.at("other_b", "delta", 6) / 6 > d.at("state_b_per_player", "delta", 6)
+    assert d.at("moving_b_per_player", "delta", 128) < d.at("moving_b_per_player", "delta", 6) / 1.5
+    assert 30 <= d.at("other_b", "delta", 6) <= 45
+    caption = d.caption()
+    for number in (f"{d.at('moving_b_per_player', 'delta', 128):.1f} B moving",
+                   f"{d.at('max_datagram_b', 'full', 128):,.0f} B full (does not fit"):
+        assert number in caption
+
+
 # --- determinism, captions, the command -------------------------------------------------------------
 
 

@@ -9,7 +9,9 @@ Every picture in the docs is a measurement, not a drawing: a seeded game from
 network, behind seeded link conditioners, on a fake clock), read back through what the code
 itself writes down: the server's per-tick trace (true positions, inputs applied, input buffer),
 the clients' per-frame traces (predicted, drawn, render clock, time dilation) and the
-conditioners' fate of every datagram (sent, released or lost).
+conditioners' fate of every datagram (sent, released or lost). One figure needs no network:
+``snapshot_bandwidth`` runs the simulation directly and encodes its states with every snapshot
+codec (``tools.bench_codec``), because what it measures is bytes, not timing.
 
 Each figure is two functions and a caption:
 
@@ -44,8 +46,9 @@ from game.bots import Bot
 from game.client import Switches
 from netcode.conditioner import PROFILES, Fate, LinkSettings
 from netcode.interpolation import OFFSET_WINDOW_S, SLEW, InterpolationSettings
-from netcode.protocol import PacketError, PacketType, decode_header
+from netcode.protocol import MAX_PACKET_BYTES, PacketError, PacketType, decode_header
 
+from . import bench_codec
 from .scenarios import WIFI, Run, run_game
 from .trace_analysis import HISTOGRAM_KEYS, TOP_SPEED_PX_S, input_track, one_input_pct, server_track
 
@@ -697,6 +700,66 @@ def local_blend_144fps() -> LocalBlend:
         step_blended_px_mean=float(step_drawn.mean()), step_newest_px_max=float(step_newest.max()))
 
 
+# --- 9. snapshot_bandwidth ------------------------------------------------------------------------
+
+BANDWIDTH_PLAYERS = (6, 16, 64, 128)
+BANDWIDTH_SECONDS = 3.0
+BANDWIDTH_AGO_TICKS = 2  # a LAN: the baseline is the snapshot before
+
+
+@dataclass
+class SnapshotBandwidth:
+    players: np.ndarray  # the player counts
+    codecs: tuple[str, ...]  # bench_codec.CODECS: json, full, delta, delta0
+    moving_b_per_player: np.ndarray  # [codec, players]: datagram bytes / players, random bots
+    idle_b_per_player: np.ndarray  # the same, everyone idle
+    state_b_per_player: np.ndarray  # moving, the state alone (no header, no snapshot fields)
+    other_b: np.ndarray  # [codec, players]: bytes per datagram that are not state (moving)
+    max_datagram_b: np.ndarray  # [codec, players]: the largest datagram, moving or idle
+    ago_ticks: int
+    seconds: float = BANDWIDTH_SECONDS
+    limit_b: int = MAX_PACKET_BYTES
+
+    def at(self, table: str, codec: str, players: int) -> float:
+        """``table`` (a field name) for one codec and player count."""
+        values = getattr(self, table)
+        return float(values[self.codecs.index(codec), list(self.players).index(players)])
+
+    def caption(self) -> str:
+        few, many = int(self.players[0]), int(self.players[-1])
+        moving = {codec: self.at("moving_b_per_player", codec, many) for codec in self.codecs}
+        largest = {codec: self.at("max_datagram_b", codec, many) for codec in self.codecs}
+        header_b = self.at("other_b", "delta", few)
+        state_b = self.at("state_b_per_player", "delta", few)
+        full_fits = "fits" if largest["full"] <= self.limit_b else "does not fit"
+        return (f"Bytes per player per snapshot (30 a second, datagram headers included) for {few} to {many} "
+                f"players driven by random bots, and idle. At {many} players a JSON broadcast of float pixels "
+                f"costs {moving['json']:.1f} B, our full msgpack snapshot {moving['full']:.1f} B, and a delta "
+                f"against the snapshot {self.ago_ticks} ticks older {moving['delta']:.1f} B moving and "
+                f"{self.at('idle_b_per_player', 'delta', many):.2f} B idle; against nothing (a client's first "
+                f"snapshot) {moving['delta0']:.1f} B. The largest {many}-player datagram is "
+                f"{largest['json']:,.0f} B as JSON and {largest['full']:,.0f} B full ({full_fits} one "
+                f"{self.limit_b:,}-byte datagram), {largest['delta']:,.0f} B as a delta and "
+                f"{largest['delta0']:,.0f} B against nothing. At {few} players the delta's {header_b:.0f} bytes "
+                f"of header and snapshot fields are {header_b / few:.1f} B per player, "
+                f"{'more' if header_b / few > state_b else 'less'} than its {state_b:.1f} B of state.")
+
+
+def snapshot_bandwidth() -> SnapshotBandwidth:
+    codecs = bench_codec.CODECS
+    rows = {(r.codec, r.players): r for n in BANDWIDTH_PLAYERS
+            for r in bench_codec.measure(n, BANDWIDTH_SECONDS, BANDWIDTH_AGO_TICKS, timing=False, seed=SEED)}
+
+    def table(field: str) -> np.ndarray:
+        return np.array([[getattr(rows[c, n], field) for n in BANDWIDTH_PLAYERS] for c in codecs], dtype=float)
+
+    return SnapshotBandwidth(
+        players=np.array(BANDWIDTH_PLAYERS), codecs=codecs,
+        moving_b_per_player=table("moving_b_per_player"), idle_b_per_player=table("idle_b_per_player"),
+        state_b_per_player=table("moving_state_b_per_player"), other_b=table("other_b"),
+        max_datagram_b=table("max_datagram_b"), ago_ticks=bench_codec.snapshot_grid(BANDWIDTH_AGO_TICKS))
+
+
 # --- drawing (matplotlib only below) ------------------------------------------------------------
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 5.6, 100  # 1000 x 560 px
@@ -964,6 +1027,42 @@ def draw_local_blend_144fps(data: LocalBlend) -> "Figure":
     return fig
 
 
+def draw_snapshot_bandwidth(data: SnapshotBandwidth) -> "Figure":
+    fig, axes = _new_figure(1, 2, height_in=5.8)
+    per_player, datagrams = axes[0]
+    x = data.players
+    styles = {"json": ("#8c564b", "JSON broadcast (float pixels)"), "full": (COLORS["snapshot"], "full msgpack snapshot"),
+              "delta": (COLORS["on"], f"delta, baseline {data.ago_ticks} ticks old"),
+              "delta0": (COLORS["predicted"], "delta against nothing (first snapshot)")}
+    for k, codec in enumerate(data.codecs):
+        color, label = styles[codec]
+        per_player.plot(x, data.moving_b_per_player[k], "o-", color=color, lw=2, label=f"{label}, moving")
+        if codec in ("full", "delta"):
+            per_player.plot(x, data.idle_b_per_player[k], "s--", color=color, lw=1.2, label=f"{label}, idle")
+        datagrams.plot(x, data.max_datagram_b[k], "o-", color=color, lw=2, label=label)
+    delta = data.codecs.index("delta")
+    per_player.plot(x, data.other_b[delta] / x, ":", color="#555555", lw=1.5,
+                    label="the delta datagram's header and fields alone")
+    for n, value in zip(x, data.moving_b_per_player[delta]):
+        per_player.annotate(f"{value:.1f}", (n, value), xytext=(0, 7), textcoords="offset points", ha="center",
+                            fontsize=9, color=COLORS["on"])
+    per_player.set_ylabel("bytes per player per snapshot")
+    per_player.set_title("What each player costs in every snapshot")
+    datagrams.axhline(data.limit_b, color=COLORS["lost"], lw=1.5, ls="--")
+    datagrams.text(x[0], data.limit_b * 1.08, f"one datagram: {data.limit_b:,} bytes", color=COLORS["lost"],
+                   fontsize=10)
+    datagrams.set_ylabel("largest datagram (bytes)")
+    datagrams.set_title("The whole snapshot, against the datagram limit")
+    for ax in (per_player, datagrams):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(x, [str(n) for n in x])
+        ax.minorticks_off()
+        ax.set_xlabel("players")
+    fig.legend(*per_player.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=9)
+    return fig
+
+
 # --- the command ----------------------------------------------------------------------------------
 
 
@@ -983,6 +1082,7 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("arena_trails", arena_trails, draw_arena_trails),
     FigureSpec("input_buffer_lead", input_buffer_lead, draw_input_buffer_lead),
     FigureSpec("local_blend_144fps", local_blend_144fps, draw_local_blend_144fps),
+    FigureSpec("snapshot_bandwidth", snapshot_bandwidth, draw_snapshot_bandwidth),
 )
 NAMES = tuple(spec.name for spec in FIGURES)
 CAPTIONS_FILE = "captions.md"

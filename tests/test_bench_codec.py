@@ -1,0 +1,138 @@
+"""The snapshot codec bench: its columns, what they must show, and the tools it is built from."""
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from netcode import protocol, snapshot_codec
+from netcode.protocol import MAX_PACKET_BYTES, U32, U64, DeltaSnapshot, Header, Snapshot
+from game.netgame import STATE_LAYOUT
+from tools import bench_codec
+from tools.bench_codec import Row, datagram, measure
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.fixture(scope="module")
+def rows() -> dict[tuple[str, int], Row]:
+    return {(r.codec, r.players): r for n in (6, 16) for r in measure(n, seconds=2.0)}
+
+
+def test_every_codec_and_column_is_there(rows) -> None:
+    assert set(rows) == {(codec, n) for codec in bench_codec.CODECS for n in (6, 16)}
+    for row in rows.values():
+        assert row.snapshots >= 25  # 2 s at 30 snapshots a second, less the first without a baseline
+        for value in (row.moving_b_per_player, row.moving_state_b_per_player, row.idle_b_per_player,
+                      row.idle_state_b_per_player, row.other_b, row.max_datagram_b, row.encode_us):
+            assert value > 0
+        assert row.moving_state_b_per_player < row.moving_b_per_player
+        assert row.fits
+    assert all(rows[codec, 6].decode_us > 0 for codec in bench_codec.CODECS)
+    table = bench_codec.table(list(rows.values()))
+    assert table.splitlines()[0] == "| " + " | ".join(bench_codec.COLUMNS) + " |"
+    assert len(table.splitlines()) == 2 + len(rows)
+
+
+def test_delta_is_smaller_than_full_which_is_smaller_than_json(rows) -> None:
+    for n in (6, 16):
+        assert rows["delta", n].moving_b_per_player < rows["full", n].moving_b_per_player \
+            < rows["json", n].moving_b_per_player
+        assert rows["delta", n].moving_state_b_per_player < rows["delta0", n].moving_state_b_per_player \
+            < rows["full", n].moving_state_b_per_player
+        # Idle players are exactly as predicted: one bit each, plus the two counts.
+        assert rows["delta", n].idle_state_b_per_player <= 0.5
+        assert rows["delta", n].idle_state_b_per_player == pytest.approx(-(-(n + 2) // 8) / n)
+    # The header is shared: with more players each pays less of it.
+    assert rows["delta", 16].moving_b_per_player < rows["delta", 6].moving_b_per_player
+    # A delta datagram's non-state bytes are the header and the snapshot's fields, ~40 bytes.
+    assert 30 <= rows["delta", 6].other_b <= 45 and rows["json", 6].other_b == len('{"tick": 36002, "players": }')
+
+
+def test_a_delta_that_does_not_decode_to_the_servers_state_stops_the_bench(monkeypatch) -> None:
+    real = snapshot_codec.decode_rows
+
+    def off_by_one(*args):
+        rows = real(*args)
+        rows[:, 1] += 1
+        return rows
+
+    monkeypatch.setattr(snapshot_codec, "decode_rows", off_by_one)
+    with pytest.raises(AssertionError, match="did not decode"):
+        measure(6, seconds=0.5)
+
+
+def test_datagram_is_protocol_encode_byte_for_byte_and_also_measures_what_does_not_fit() -> None:
+    rng = random.Random(2)
+    header = Header(protocol.PROTOCOL_VERSION, 0xFFFF, 12_345, U32, 166, U64)
+    state = tuple(n for pid in range(20) for n in (pid, rng.randint(0, 300_000), rng.randint(0, 180_000), -1365, 964))
+    messages = [Snapshot(U32, -1, 7, state, -100_000, -1), Snapshot(0, 5, 0, (), 190, 180),
+                DeltaSnapshot(36_002, 35_402, 7, 2, rng.randbytes(300), 190, 180), DeltaSnapshot(1, -1, 0, 0, b"")]
+    for message in messages:
+        assert datagram(message, header) == protocol.encode(message, header)
+    big = Snapshot(1, 1, 1, state * 7, 0, 0)  # 140 players
+    with pytest.raises(ValueError):
+        protocol.encode(big, header)
+    assert len(datagram(big, header)) > MAX_PACKET_BYTES
+
+
+def test_the_pure_python_packing_writes_the_same_bits_as_the_bitwriter() -> None:
+    snapshots = bench_codec.record(16, 1.0, moving=True)
+    (_, baseline), (_, state) = snapshots[-2], snapshots[-1]
+    for base, ticks in ((baseline, 2), (None, 0)):
+        payload, runs = bench_codec.bit_runs(state, base, ticks)
+        pairs = [(int(v), int(w)) for values, widths in runs for v, w in zip(values, widths)]
+        assert bench_codec.pack_numpy(runs) == bench_codec.pack_bits_python(pairs) == payload
+    rng = np.random.default_rng(4)
+    widths = rng.integers(0, 34, 500)
+    values = np.array([int(rng.integers(0, 1 << 62)) & ((1 << int(w)) - 1) for w in widths], dtype=np.uint64)
+    assert bench_codec.pack_numpy([(values, widths)]) == bench_codec.pack_bits_python(
+        list(zip(values.tolist(), widths.tolist())))
+
+
+def test_bit_packing_reports_both_ways_for_each_case() -> None:
+    results = bench_codec.bit_packing(players=16, seconds=0.5)
+    assert [r.case for r in results] == ["moving", "idle", "no baseline"]
+    idle = results[1]
+    assert idle.bits == 16 + 2  # a changed bit per player and the two counts
+    assert all(r.numpy_us > 0 and r.python_us > 0 for r in results)
+
+
+def test_the_baseline_age_is_rounded_to_whole_snapshot_intervals() -> None:
+    assert [bench_codec.snapshot_grid(t) for t in (1, 2, 3, 4, 9, 10, 11)] == [2, 2, 4, 4, 10, 10, 12]
+
+
+def test_the_worked_example_of_the_wire_format_doc_is_what_the_code_sends() -> None:
+    example = bench_codec.worked_example()
+    header, message = protocol.decode(example.datagram)
+    assert header == example.header and message == example.message
+    assert snapshot_codec.decode(STATE_LAYOUT, message.payload, example.baseline, message.baseline_ago) == example.state
+    ids_then, ids_now = set(example.baseline[0::5]), set(example.state[0::5])
+    assert ids_then - ids_now and ids_now - ids_then  # a leave and a join
+    text = (DOCS / "wire-format.md").read_text(encoding="utf-8")
+    assert bench_codec.hex_dump(example.datagram) in text
+    assert f"({len(example.datagram)} bytes)" in text
+    bits = "".join(f"{b:08b}" for b in message.payload)
+    documented = re.search(r"```\n([01 \n]+)\n```", text)
+    assert documented is not None and re.sub(r"\s", "", documented.group(1)) == bits
+
+
+def test_the_command_prints_the_table_and_writes_json(tmp_path, capsys) -> None:
+    out = tmp_path / "codec.json"
+    assert bench_codec.main(["--players", "6", "--seconds", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| codec | players | moving B/player |" in printed
+    assert "pure-Python loop" in printed and "numpy BitWriter" in printed
+    figures = json.loads(out.read_text())
+    assert {r["codec"] for r in figures["rows"]} == set(bench_codec.CODECS)
+    assert figures["ago_ticks"] == 2 and len(figures["bit_packing"]) == 3
+
+
+def test_the_command_refuses_player_counts_the_wire_cannot_carry(capsys) -> None:
+    with pytest.raises(SystemExit):
+        bench_codec.main(["--players", "129"])
+    assert "--players" in capsys.readouterr().err
