@@ -3,7 +3,8 @@
 
 Parses flags, builds the real UDP transport (optionally behind the link conditioner), starts a
 local server in the background when hosting, and runs the window or the headless bot loop.
-All logic lives in importable modules (``game.client``, ``game.app``; ``--lab``: ``game.app_lab``).
+All logic lives in importable modules (``game.client``, ``game.app``; ``--lab``: ``game.app_lab``;
+``--list``, the games found on the LAN: ``netcode.discovery``).
 """
 from __future__ import annotations
 
@@ -17,16 +18,20 @@ from game.app_lab import LabOptions, run_lab
 from game.bots import BOT_NAMES, make_bot
 from game.cli import DEFAULT_PORT, player_name, port_number, positive_ms, printable
 from game.client import ClientOptions, GameClient
-from game.server_app import HostedServer, lan_addresses
+from game.server_app import HostedServer, discovery_hosts, lan_addresses
+from game.sim import RULES_HASH
 from netcode.clock import MonotonicClock
 from netcode.conditioner import LinkConditioner
 from netcode.conditioner_cli import add_link_arguments, settings_or_error
-from netcode.protocol import MAX_NAME_CHARS
+from netcode.discovery import DISCOVERY_PORT, RULES_PREFIX_CHARS, Browser, FoundGame
+from netcode.protocol import MAX_NAME_CHARS, PROTOCOL_VERSION
 from netcode.server import ServerConfig
 from netcode.stats import write_stats_json
 from netcode.switches import NAMES as SWITCH_NAMES
 from netcode.switches import Switches
 from netcode.transport import UdpTransport
+
+LIST_DURATION_S = 1.5  # --list without --duration: three rounds of requests
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--lab-bot", choices=BOT_NAMES, metavar="NAME",
                      help="let a bot play client 2 (compare mode: default pusher); --bot plays client 1; "
                           f"NAME is one of {', '.join(BOT_NAMES)}")
+    lan = parser.add_argument_group("finding games on the LAN")
+    lan.add_argument("--list", action="store_true",
+                     help="list the games on this machine and its networks, then exit (no window): "
+                          "asks by broadcast every 0.5 s for --duration seconds (default "
+                          f"{LIST_DURATION_S:g}), or asks only --host if given. Prints one game per line, "
+                          "four fields with two spaces between each: HOST:PORT, the game's NAME "
+                          "(printable, may hold single spaces), PLAYERS/MAX, and the ping as 'MS ms' with "
+                          "one decimal. A game you cannot join has a fifth field, '(protocol N)' or '(other "
+                          "rules)'. Exits 0 if any game answered, else 1 with the reason on stderr")
+    lan.add_argument("--discovery-port", type=port_number, default=DISCOVERY_PORT, metavar="PORT",
+                     help="UDP port servers answer discovery on (default %(default)s)")
     add_link_arguments(parser)
     return parser
 
@@ -67,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.list:
+        return list_games(args, parser)
     link = settings_or_error(args, parser)
     if args.lab is not None:
         return open_lab(args, link, parser)
@@ -99,6 +117,44 @@ def open_lab(args: argparse.Namespace, link, parser: argparse.ArgumentParser) ->
                               seed=args.seed, fps=args.fps, duration_s=args.duration,
                               screenshot_path=args.screenshot, switches=switches, smooth_ms=args.smooth_ms,
                               interp_ms=args.interp_ms))
+
+
+def list_games(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """--list: browse for games, print one line each, exit. Nothing here touches pygame."""
+    if args.lab is not None or args.headless or args.bot:
+        parser.error("--list only lists games; it cannot be combined with --lab, --headless or --bot")
+    duration_s = LIST_DURATION_S if args.duration is None else args.duration
+    if not 0 < duration_s <= 60:
+        parser.error(f"--duration with --list must be more than 0 and at most 60 s, got {duration_s:g}")
+    hosts = [resolve(args.host)] if args.host else discovery_hosts()
+    try:
+        udp = UdpTransport("0.0.0.0", 0, broadcast=True)
+    except OSError as exc:
+        parser.exit(1, f"run_client.py: cannot open a UDP socket: {exc.strerror or exc}\n")
+    try:
+        games = Browser(udp, hosts, args.discovery_port).run(MonotonicClock(), duration_s)
+    finally:
+        udp.close()
+    for game in games:
+        print(game_line(game), flush=True)
+    if not games:
+        hint = (f"is a server running there, and is UDP port {args.discovery_port} open?" if args.host else
+                "a firewall, or a Wi-Fi network that isolates its clients, can block discovery; "
+                "--host ADDRESS always works")
+        print(f"run_client.py: no games answered on UDP port {args.discovery_port} from "
+              f"{args.host or 'this machine or its networks'} in {duration_s:g} s ({hint})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def game_line(game: FoundGame) -> str:
+    line = (f"{game.host}:{game.port}  {printable(game.name)}  {game.players}/{game.max_players}  "
+            f"{game.ping_ms:.1f} ms")
+    if game.protocol_version != PROTOCOL_VERSION:
+        line += f"  (protocol {game.protocol_version})"
+    elif game.rules_prefix != RULES_HASH[:RULES_PREFIX_CHARS]:
+        line += "  (other rules)"
+    return line
 
 
 def start_local_server(port: int, parser: argparse.ArgumentParser) -> tuple[HostedServer, str]:

@@ -39,12 +39,31 @@ class Transport(Protocol):
 
 
 class UdpTransport:
-    """A non-blocking UDP socket. ``port=0`` lets the OS pick a free port."""
+    """A non-blocking UDP socket. ``port=0`` lets the OS pick a free port.
 
-    def __init__(self, host: str = "0.0.0.0", port: int = 0) -> None:
+    Two options, both off by default, are for LAN discovery (``discovery.py``): ``broadcast``
+    allows sending to a broadcast address (the kernel refuses it otherwise, with EACCES), and
+    ``shared`` lets several sockets bind the same port (``SO_REUSEADDR``, and ``SO_REUSEPORT``
+    where the platform has it), so that every server on one machine receives a broadcast to it.
+    """
+
+    def __init__(self, host: str = "0.0.0.0", port: int = 0, *, broadcast: bool = False,
+                 shared: bool = False) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
-        self.sock.bind((host, port))
+        try:
+            if broadcast:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            if shared:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:  # BSD and macOS need it to share a port; Linux has it too; Windows has not
+                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                except (AttributeError, OSError):
+                    pass  # SO_REUSEADDR alone still shares the port on Linux and Windows
+            self.sock.bind((host, port))
+        except OSError:
+            self.sock.close()
+            raise
         self.local_address: Address = self.sock.getsockname()
         self.send_errors = 0
 
