@@ -52,6 +52,7 @@ CONNECT_RETRY_S = 0.25
 CONNECT_TIMEOUT_S = 5.0
 SNAPSHOT_TIMEOUT_S = 5.0  # keep-alives alone do not keep a session alive: a game needs snapshots
 UNAPPLIED_INPUTS_S = 2.0  # snapshots that never apply our inputs: a broken or hostile server
+INPUT_GAP_S = 0.5  # no input sent for this long: our own stall, which restarts that wait
 MAX_NAMES_SEEN = 256  # a bound on the names remembered for the final figures (joins churn)
 MAX_UNACKED_INPUTS = 180  # 3 s at 60 Hz: a server that acknowledges nothing cannot grow it further
 
@@ -111,6 +112,7 @@ class ClientSession:
         self.nonce = nonce if nonce is not None else secrets.randbits(64)
         self.last_snapshot_s = now
         self.inputs_applied_s = now  # when the server last showed progress on our inputs
+        self.last_input_s = now  # when we last sent an input
         self.state = ClientState.CONNECTING
         self.reason = ""  # why we were refused or disconnected, for the player
         self.accept: Accept | None = None
@@ -158,7 +160,8 @@ class ClientSession:
         if now - self.last_snapshot_s > SNAPSHOT_TIMEOUT_S:
             return f"no snapshot from the server for {SNAPSHOT_TIMEOUT_S:.0f} s"
         snapshots_flowing = now - self.last_snapshot_s < 0.5
-        if self.unacked and snapshots_flowing and now - self.inputs_applied_s > UNAPPLIED_INPUTS_S:
+        sending = now - self.last_input_s < INPUT_GAP_S  # while we send nothing, nothing is owed
+        if self.unacked and snapshots_flowing and sending and now - self.inputs_applied_s > UNAPPLIED_INPUTS_S:
             return f"protocol error: the server applied none of our inputs for {UNAPPLIED_INPUTS_S:.0f} s"
         return ""
 
@@ -170,8 +173,11 @@ class ClientSession:
         """Number ``bits`` as our next input, send it with the unconfirmed ones; returns its number."""
         seq = self.next_input_seq
         self.next_input_seq += 1
-        if not self.unacked:
-            self.inputs_applied_s = now  # nothing was pending: the wait starts now
+        if not self.unacked or now - self.last_input_s > INPUT_GAP_S:
+            # Nothing was pending, or *we* stalled (a hitch, a debugger): the wait starts now, so
+            # our own pause is never blamed on the server.
+            self.inputs_applied_s = now
+        self.last_input_s = now
         self.unacked.add(seq, bits)
         # Older unacknowledged inputs ride along until acked; past the newest 32, if the server
         # never got them, it skips them.

@@ -457,6 +457,23 @@ def test_a_server_that_never_applies_our_inputs_is_left_after_about_two_seconds(
     assert len(hostile.client.unacked) <= 180  # and it never held more than its bound
 
 
+def test_our_own_stall_is_not_blamed_on_an_honest_server() -> None:
+    arena = Arena()
+    client = arena.connect("sleepy", ALICE, sim.RIGHT)
+    arena.ticks(TICK_RATE)
+    tap = arena.taps[id(client)]
+    tap.send = lambda data, addr, now: None  # its last input packets are lost...
+    arena.ticks(3)
+    assert client.unacked  # ...so some inputs wait for their next ride
+    del arena.bits[id(client)]  # then the game loop hangs: no inputs, but snapshots still come in
+    tap.send = tap.inner.send
+    arena.ticks(round(2.5 * TICK_RATE))
+    arena.bits[id(client)] = sim.RIGHT  # it wakes up and plays on; the old inputs ride along
+    arena.ticks(2 * TICK_RATE)
+    assert client.state is ClientState.CONNECTED, client.reason
+    assert not [seq for seq, _ in client.unacked if seq < client.next_input_seq - 30]
+
+
 def test_a_server_that_sends_one_snapshot_and_then_only_keepalives_times_out_in_five_seconds() -> None:
     from netcode.protocol import Snapshot
 
