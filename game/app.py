@@ -7,6 +7,9 @@ renders with ``Renderer``; the headless loop asks a bot for input, paces itself 
 rate with sleeps, and never imports pygame, so it runs on a machine with no display or sound. A
 timed headless run releases the keys for its last ``SETTLE_S``, so every player ends at rest and
 its final position can be compared exactly with the server's.
+
+There is one window per run: ``open_window`` opens it, the start screen (``game.app_start``) may
+use it first, and ``run_window`` then plays in it and closes it.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ SETTLE_S = 1.0  # a timed bot run releases the keys for this long at the end, so
 class LoopOptions:
     fps: int = 60
     duration_s: float | None = None
-    join_hint: str = ""  # shown on the HUD when hosting: how friends join
+    join_hint: str = ""  # shown on the HUD when hosting: how friends join (one HUD line per line)
 
 
 def hud_lines(client: GameClient, fps: float, join_hint: str) -> list[str]:
@@ -44,8 +47,7 @@ def hud_lines(client: GameClient, fps: float, join_hint: str) -> list[str]:
     if facts is not None:
         aim = "no aim" if facts.input_target_ms is None else f"aim {facts.input_target_ms:4.1f} ms"
         lines.append(f"input buffer {facts.input_lead_ms:5.1f} ms ({aim})   clock {facts.dilation_pct:+4.1f}%")
-    if join_hint:
-        lines.append(join_hint)
+    lines.extend(join_hint.splitlines())
     lines.append("F1 help   G ghosts   N net graph   Esc quit")
     return lines
 
@@ -110,23 +112,46 @@ class UiToggles:
     help: bool = False
 
 
-def run_window(client: GameClient, options: LoopOptions, bot: Bot | None = None,
-               screenshot_path: str | None = None) -> None:
-    """Play in a pygame window until Esc, the close button, or the duration passes."""
+def open_window(title: str):
+    """Open the game's one pygame window (the arena's size); the start screen and the game share it."""
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # we have no sound; keep SDL quiet about it
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
 
-    from .render import Renderer
     from .sim import ARENA_H_PX, ARENA_W_PX
 
     pygame.display.init()
     pygame.font.init()
     screen = pygame.display.set_mode((ARENA_W_PX, ARENA_H_PX))
-    pygame.display.set_caption(f"netcode arena: {client.options.name}")
-    renderer = Renderer(screen)
-    _window_loop(client, options, bot, screen, renderer, screenshot_path)
+    pygame.display.set_caption(title)
+    return screen
+
+
+def close_window() -> None:
+    """Close the window (if open); safe to call twice."""
+    import pygame
+
     pygame.quit()
+
+
+def run_window(client: GameClient, options: LoopOptions, bot: Bot | None = None,
+               screenshot_path: str | None = None, screen=None) -> None:
+    """Play in a pygame window until Esc, the close button, or the duration passes.
+
+    ``screen``: a window already open (the start screen's), played in as it is; else one is opened.
+    Either way it is closed at the end.
+    """
+    if screen is None:
+        screen = open_window(f"netcode arena: {client.options.name}")
+    import pygame
+
+    from .render import Renderer
+
+    pygame.display.set_caption(f"netcode arena: {client.options.name}")
+    try:
+        _window_loop(client, options, bot, screen, Renderer(screen), screenshot_path)
+    finally:
+        close_window()
 
 
 def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> None:

@@ -30,6 +30,17 @@ GHOSTS_KEY = pygame.K_g
 GRAPH_KEY = pygame.K_n
 HELP_KEY = pygame.K_F1
 
+#: The start screen (``game.app_start``): key -> action, one per key press. Esc and F1 do there
+#: what they do in the game; W/S choose too, for hands already on WASD.
+START_KEYS = {
+    pygame.K_UP: "up", pygame.K_w: "up",
+    pygame.K_DOWN: "down", pygame.K_s: "down",
+    pygame.K_RETURN: "join", pygame.K_KP_ENTER: "join",
+    pygame.K_h: "host",
+    HELP_KEY: "help",
+    pygame.K_ESCAPE: "quit",
+}
+
 
 def input_bits(pressed: pygame.key.ScancodeWrapper) -> int:
     """The direction bits for the keys held now (WASD or arrows)."""
