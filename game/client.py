@@ -8,6 +8,7 @@ renderer: names from the roster, ghosts from the newest snapshot, a status banne
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,17 @@ class ClientOptions(FrameOptions):
     trace_path: str | Path | None = None  # write one JSON line per drawn frame here
 
 
+MESSAGE_SHOWN_S = 5.0  # how long "alice joined" stays on screen
+MESSAGES_SHOWN = 4  # at most this many at once, newest last
+
+
+def event_text(event: list) -> str | None:
+    """The words for one of the server's events; None for kinds this client does not know."""
+    if len(event) == 3 and event[0] in ("join", "leave") and isinstance(event[2], str):
+        return f"{event[2]} {'joined' if event[0] == 'join' else 'left'}"
+    return None
+
+
 def make_rules(accept: Accept) -> SimRules:
     return SimRules(accept.tick_rate)
 
@@ -46,6 +58,8 @@ class GameClient:
         self.feel = FeelMeter()
         self.trace = JsonlTrace(options.trace_path) if options.trace_path else None
         self.last_facts: FrameFacts | None = None
+        self.messages: deque[tuple[float, str]] = deque(maxlen=MESSAGES_SHOWN)  # (shown until, text)
+        self.events_heard: deque[list] = deque(maxlen=256)  # the server's newest events, for tests and tools
 
     def frame(self, now: float, dt_s: float, input_source: InputSource) -> FrameView:
         facts = self.net.frame(now, dt_s, input_source)
@@ -54,7 +68,19 @@ class GameClient:
             self.trace.write(client_record(facts, self.session.player_id, self.net.rules.tick_rate,
                                            self.feel.corrections_px.count, self.session.snapshots_received))
         self.last_facts = facts
-        return self._build_view(facts)
+        view = self._build_view(facts)
+        view.messages = self._messages(now)
+        return view
+
+    def _messages(self, now: float) -> list[str]:
+        for event in self.session.take_events():
+            self.events_heard.append(event)
+            text = event_text(event)
+            if text is not None:
+                self.messages.append((now + MESSAGE_SHOWN_S, text))
+        while self.messages and self.messages[0][0] <= now:
+            self.messages.popleft()
+        return [text for _, text in self.messages]
 
     def _link_facts(self, now: float) -> LinkFacts:
         session = self.session

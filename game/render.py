@@ -206,6 +206,7 @@ class Renderer:
         self._draw_ghosts(view.ghosts)
         self._draw_names(view.players)
         self._draw_hud(view.hud_lines, view.players)
+        self._draw_messages(view.messages, view.players)
         self._draw_switches(view.switches, view.net_graph is not None)
         if view.net_graph is not None:
             self._graph.draw(view.net_graph, _covers_a_player(self._graph.panel, view.players))
@@ -268,6 +269,18 @@ class Renderer:
         panel = pygame.Rect(MARGIN_PX, MARGIN_PX, width + 2 * PAD_PX, height + 2 * PAD_PX)
         _darken_panel(self._surface, panel, _covers_a_player(panel, players))
         self._blit_lines(surfs, panel.x + PAD_PX, panel.y + PAD_PX, "hud")
+
+    def _draw_messages(self, lines: Sequence[str], players: Sequence[DrawnPlayer]) -> None:
+        """The event feed (joins, leaves), centred at the top."""
+        if not lines:
+            return
+        surfs, width, height = self._text_block(lines, "hud", STATUS_TEXT)
+        panel = pygame.Rect(0, MARGIN_PX, width + 2 * PAD_PX, height + 2 * PAD_PX)
+        panel.centerx = ARENA_W_PX // 2
+        _darken_panel(self._surface, panel, _covers_a_player(panel, players))
+        for i, surf in enumerate(surfs):
+            self._surface.blit(surf, (ARENA_W_PX // 2 - surf.get_width() // 2,
+                                      panel.y + PAD_PX + i * self._line_px["hud"]))
 
     def _draw_switches(self, switches: dict[str, bool], graph_shown: bool) -> None:
         """One chip per technique, left to right, wrapping upward before the net graph."""

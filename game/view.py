@@ -39,5 +39,6 @@ class FrameView:
     hud_lines: list[str] = field(default_factory=list)  # top-left, one per line
     switches: dict[str, bool] = field(default_factory=dict)  # e.g. {"prediction": True, ...}
     status: str = ""  # a centred banner, e.g. "Connecting to 127.0.0.1:7777..." or a refusal
+    messages: list[str] = field(default_factory=list)  # top centre, newest last: "alice joined"
     help_lines: list[str] = field(default_factory=list)  # shown as an overlay when non-empty
     net_graph: NetGraph | None = None  # drawn when not None

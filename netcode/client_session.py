@@ -28,6 +28,8 @@ no older one); each input tells the server the
 newest one we have, and the server encodes against that. A delta whose baseline we no longer
 hold is dropped (``no_baseline``); the next one, against a newer baseline, will do. The roster
 may come in several parts (128 names do not fit one datagram): it changes once all have arrived.
+Events from the server (a player joined or left) arrive on a reliable channel (``reliable.py``):
+each exactly once and in order, whatever the link did; ``take_events`` hands them to the game.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ from .game_api import World
 from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, TOKEN_NONE, U32, Accept,
                        Challenge, ConnectRequest, DeltaSnapshot, Disconnect, Inputs, KeepAlive, PacketError,
                        PacketType, Refuse, Roster, Snapshot, decode_body, decode_header)
+from .reliable import ReliableReceiver
 from .snapshot_codec import StateLayout
 from .stats import DropCounter, RateMeter, mean, percentile
 from .transport import Address, Transport
@@ -53,6 +56,7 @@ CONNECT_TIMEOUT_S = 5.0
 SNAPSHOT_TIMEOUT_S = 5.0  # keep-alives alone do not keep a session alive: a game needs snapshots
 UNAPPLIED_INPUTS_S = 2.0  # snapshots that never apply our inputs: a broken or hostile server
 INPUT_GAP_S = 0.5  # no input sent for this long: our own stall, which restarts that wait
+MAX_EVENTS_WAITING = 256  # delivered events the game has not taken yet (``take_events``)
 MAX_NAMES_SEEN = 256  # a bound on the names remembered for the final figures (joins churn)
 MAX_UNACKED_INPUTS = 180  # 3 s at 60 Hz: a server that acknowledges nothing cannot grow it further
 
@@ -134,6 +138,8 @@ class ClientSession:
         self.snapshots_received = 0
         self.first_snapshot_tick: int | None = None
         self.rate_in = RateMeter()
+        self.events_in = ReliableReceiver()  # the server's reliable events, in order, each once
+        self.events: deque = deque(maxlen=MAX_EVENTS_WAITING)  # delivered, for the game to take
         self.rate_out = RateMeter()
 
     # --- sending -------------------------------------------------------------------------------
@@ -239,7 +245,17 @@ class ClientSession:
         if not self.conn.on_receive(header, len(data), now):
             raise PacketError("duplicate")
         self.rate_in.add(len(data), now)
+        # This packet will be acked now, whatever follows: its events must be taken first.
+        batch = getattr(message, "events", None)
+        if batch is not None:
+            self.events.extend(self.events_in.receive(batch.first_id, batch.events))
         return self._on_message(message, now)
+
+    def take_events(self) -> list:
+        """The server's events delivered since the last call, oldest first."""
+        taken = list(self.events)
+        self.events.clear()
+        return taken
 
     def _check_token(self, token: int, message) -> None:
         """Only our session's packets are believed; the accept is the one that brings the token."""
@@ -383,6 +399,8 @@ class ClientSession:
             "bytes_in_per_s": round(self.conn.bytes_in / elapsed_s, 1),
             "bytes_out_per_s": round(self.conn.bytes_out / elapsed_s, 1),
             "dropped_packets": dict(self.dropped),
+            "events_received": self.events_in.events_received,
+            "events_missed": self.events_in.events_missed,
         }
 
     def snapshots_lost(self) -> int:

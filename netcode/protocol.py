@@ -41,9 +41,11 @@ from typing import Any, NamedTuple, Union
 
 import msgpack
 
+from .reliable import EventBatch, decode_events, encode_events
+
 PROTOCOL_ID = 0x4E43  # "NC"
-PROTOCOL_VERSION = 4  # 2: input lead and target; 3: challenge, cookie, token; 4: delta snapshots,
-#                       ack bits sent inverted, roster in parts
+PROTOCOL_VERSION = 5  # 2: input lead and target; 3: challenge, cookie, token; 4: delta snapshots,
+#                       ack bits sent inverted, roster in parts; 5: reliable events on server packets
 MAX_PACKET_BYTES = 1200  # below a typical 1500-byte MTU minus IP/UDP headers
 CONNECT_REQUEST_MIN_BYTES = 300
 MAX_NAME_CHARS = 16
@@ -147,6 +149,7 @@ class Snapshot(NamedTuple):
     state: tuple[int, ...]  # game-defined flat integers (see the game's snapshot codec)
     input_lead_cticks: int = 0  # how early this client's inputs arrive, in 1/100 tick (input_buffer.py)
     input_target_cticks: int = LEAD_TARGET_NONE  # the lead its clock should aim for; -1: do not steer
+    events: EventBatch | None = None  # reliable events riding along (reliable.py); on the wire only if any
 
 
 class DeltaSnapshot(NamedTuple):
@@ -159,6 +162,7 @@ class DeltaSnapshot(NamedTuple):
     payload: bytes  # snapshot_codec.encode's bits: only the client holding the baseline can read it
     input_lead_cticks: int = 0
     input_target_cticks: int = LEAD_TARGET_NONE
+    events: EventBatch | None = None
 
 
 class Roster(NamedTuple):
@@ -171,7 +175,7 @@ class Roster(NamedTuple):
 
 
 class KeepAlive(NamedTuple):
-    pass
+    events: EventBatch | None = None
 
 
 class Disconnect(NamedTuple):
@@ -192,11 +196,21 @@ _TYPE_OF: dict[type, int] = {
 # --- encoding --------------------------------------------------------------------------------
 
 def _body(message: Message) -> list[Any]:
+    body = _body_without_events(message)
+    events = getattr(message, "events", None)
+    if events is not None and events.events:
+        body.append(encode_events(events.first_id, events.events))
+    return body
+
+
+def _body_without_events(message: Message) -> list[Any]:
     if isinstance(message, Inputs):
         return [message.newest_seq, list(message.bits), message.roster_version, message.snapshot_tick]
     if isinstance(message, Snapshot):
         return [message.tick, message.last_input_seq, message.roster_version, message.input_lead_cticks,
                 message.input_target_cticks, list(message.state)]
+    if isinstance(message, KeepAlive):
+        return []
     if isinstance(message, Accept):
         return list(message[:6]) + [list(message.state_layout)]
     if isinstance(message, DeltaSnapshot):
@@ -377,24 +391,37 @@ def _decode_inputs(body: list[Any]) -> Inputs:
                   _int(body[2], -1, U32, "roster_version"), _int(body[3], -1, U32, "snapshot_tick"))
 
 
+def _events(body: list[Any], fixed_items: int) -> EventBatch | None:
+    """The optional last item of an event carrier: ``[first_id, [event, ...]]``."""
+    if len(body) == fixed_items:
+        return None
+    try:
+        batch = decode_events(body[fixed_items])
+    except ValueError as exc:
+        raise PacketError("bad_body", f"events: {exc}") from None
+    if not batch.events:
+        raise PacketError("bad_body", "an empty event list is sent as no item")
+    return batch
+
+
 def _decode_snapshot(body: list[Any]) -> Snapshot:
-    _list(body, 6, 6, "snapshot body")
+    _list(body, 6, 7, "snapshot body")
     state = _list(body[5], 0, MAX_STATE_INTS, "state")
     return Snapshot(_int(body[0], 0, U32, "tick"), _int(body[1], INPUT_SEQ_NONE, U32, "last_input_seq"),
                     _int(body[2], 0, U32, "roster_version"),
                     tuple(_int(v, -U32, U32, "state") for v in state),
                     _int(body[3], -MAX_LEAD_CTICKS, MAX_LEAD_CTICKS, "input_lead"),
-                    _int(body[4], LEAD_TARGET_NONE, MAX_LEAD_CTICKS, "input_target"))
+                    _int(body[4], LEAD_TARGET_NONE, MAX_LEAD_CTICKS, "input_target"), _events(body, 6))
 
 
 def _decode_delta_snapshot(body: list[Any]) -> DeltaSnapshot:
-    _list(body, 7, 7, "delta snapshot body")
+    _list(body, 7, 8, "delta snapshot body")
     if not isinstance(body[6], bytes):
         raise PacketError("bad_body", "delta payload is not bytes")
     return DeltaSnapshot(_int(body[0], 0, U32, "tick"), _int(body[1], INPUT_SEQ_NONE, U32, "last_input_seq"),
                          _int(body[2], 0, U32, "roster_version"), _int(body[5], 0, MAX_BASELINE_AGO, "baseline_ago"),
                          body[6], _int(body[3], -MAX_LEAD_CTICKS, MAX_LEAD_CTICKS, "input_lead"),
-                         _int(body[4], LEAD_TARGET_NONE, MAX_LEAD_CTICKS, "input_target"))
+                         _int(body[4], LEAD_TARGET_NONE, MAX_LEAD_CTICKS, "input_target"), _events(body, 7))
 
 
 def _decode_roster(body: list[Any]) -> Roster:
@@ -410,8 +437,8 @@ def _decode_roster(body: list[Any]) -> Roster:
 
 
 def _decode_keepalive(body: list[Any]) -> KeepAlive:
-    _list(body, 0, 0, "keepalive body")
-    return KeepAlive()
+    _list(body, 0, 1, "keepalive body")
+    return KeepAlive(_events(body, 0))
 
 
 def _decode_disconnect(body: list[Any]) -> Disconnect:

@@ -25,13 +25,15 @@ same baseline get the same bytes, so each snapshot is encoded once per distinct 
 once per client. With the full codec the state goes as plain integers. With a ``tracer`` set, every tick is also written down (the true
 positions and the inputs applied), so tools can compare what clients drew with the truth.
 A client silent for ``TIMEOUT_S`` is dropped and its slot freed; the player list ("roster") is
-versioned and resent with snapshots until the client echoes the version back.
+versioned and resent with snapshots until the client echoes the version back. Events (a player
+joined or left) go on each client's reliable channel (``reliable.py``): they ride the snapshots
+and keep-alives until the client's acks show a packet carrying them arrived.
 """
 from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .connection import Connection
@@ -39,11 +41,13 @@ from .game_api import GameRules, World
 from .handshake import ConnectLimiter, Cookies
 from .input_buffer import BufferPolicy, InputBuffer
 from . import snapshot_codec
-from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_NAME_CHARS, MAX_PLAYERS_ON_WIRE,
-                       MAX_REASON_CHARS, MAX_ROSTER_PARTS, PROTOCOL_VERSION, TOKEN_NONE, U32, Accept, Challenge,
+from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_ACK_DELAY_100US, MAX_NAME_CHARS,
+                       MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_ROSTER_PARTS, PROTOCOL_VERSION,
+                       TOKEN_NONE, U32, U64, Accept, Challenge,
                        ConnectRequest, DeltaSnapshot, Disconnect, Header, Inputs, KeepAlive, Message,
                        PacketError, PacketType, Refuse, Roster, Snapshot, decode_body, decode_header, encode,
                        precheck)
+from .reliable import EventOverflow, ReliableSender
 from .stats import DropCounter, RunningMean
 from .transport import Address, Transport
 
@@ -55,6 +59,9 @@ REFUSAL_LOG_INTERVAL_S = 1.0  # a flood of refusals is logged as one line a seco
 FULL_CODEC_MAX_PLAYERS = 64  # plain integers for more players would not fit one datagram
 ROSTER_NAMES_PER_PART = 16  # 16 names of 16 characters of up to 4 bytes each fit one datagram
 SNAPSHOT_CODECS = ("delta", "full")
+#: The largest header a packet can have: what events may not push a datagram past the limit.
+WORST_HEADER = Header(PROTOCOL_VERSION, 0xFFFF, 0xFFFF, 0, MAX_ACK_DELAY_100US, U64)
+EVENT_CARRIERS = (Snapshot, DeltaSnapshot, KeepAlive)
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class ClientSlot:
     inputs: InputBuffer
     roster_version_known: int = -1
     snapshot_tick_known: int = -1  # the newest snapshot the client says it has: its baseline
+    events_out: ReliableSender = field(default_factory=ReliableSender)  # joins, leaves: resent until acked
 
 
 class ServerSession:
@@ -170,6 +178,7 @@ class ServerSession:
         elif not slot.conn.on_receive(header, len(data), now):
             raise PacketError("duplicate")
         else:
+            slot.events_out.on_acks(header.ack, header.ack_bits)
             self._on_message(slot, message, now)
 
     def _on_message(self, slot: ClientSlot, message: Message, now: float) -> None:
@@ -228,6 +237,7 @@ class ServerSession:
         self.peak_clients = max(self.peak_clients, len(self.clients))
         self._log(f"{name!r} joined from {addr[0]}:{addr[1]} as player {player_id}")
         self._send(slot, self._accept_for(slot, request.nonce), now)
+        self._tell_everyone(["join", player_id, name])
 
     def _on_repeated_connect(self, slot: ClientSlot, request: ConnectRequest, now: float) -> None:
         """Our accept was lost and the client asks again: answer, never start over."""
@@ -300,6 +310,19 @@ class ServerSession:
         self.world = self.rules.remove_player(self.world, slot.player_id)
         self.roster_version += 1
         self._log(event)
+        self._tell_everyone(["leave", slot.player_id, slot.name])
+
+    def _tell_everyone(self, event: list) -> None:
+        """Queue ``event`` on every client's reliable channel; it rides their next packets."""
+        stuck = []
+        for slot in self._slots_by_id():
+            try:
+                slot.events_out.push(event)
+            except EventOverflow:  # hundreds of events never acknowledged: that client is gone
+                stuck.append(slot)
+        for slot in stuck:
+            if slot.conn.addr in self.clients:
+                self._remove(slot, f"{slot.name!r} dropped: it acknowledges none of our events")
 
     # --- the tick ------------------------------------------------------------------------------
 
@@ -397,6 +420,11 @@ class ServerSession:
                 self._send(slot, KeepAlive(), now)
 
     def _send(self, slot: ClientSlot, message: Message, now: float) -> int:
+        if isinstance(message, EVENT_CARRIERS) and slot.events_out.pending:
+            room_bytes = MAX_PACKET_BYTES - len(encode(message, WORST_HEADER))
+            batch = slot.events_out.events_for_packet(slot.conn.local_seq, room_bytes)
+            if batch.events:
+                message = message._replace(events=batch)
         data = slot.conn.build(message, now)
         self.transport.send(data, slot.conn.addr, now)
         return len(data)

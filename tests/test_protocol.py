@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from netcode.clock import FakeClock
+from netcode.reliable import EventBatch
 from netcode.connection import KEEPALIVE_INTERVAL_S, SENT_HISTORY, TIMEOUT_S, Connection
 from netcode.protocol import (COOKIE_BYTES, MAX_BASELINE_AGO, DeltaSnapshot, LEAD_TARGET_NONE, MAX_LEAD_CTICKS, RULES_HASH_CHARS, U64, Challenge, CONNECT_REQUEST_MIN_BYTES, MAX_ACK_DELAY_100US, MAX_HASH_CHARS, MAX_NAME_CHARS,
                               MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_REDUNDANT_INPUTS,
@@ -151,6 +152,11 @@ def inputs_messages(draw) -> Inputs:
     return Inputs(draw(st.integers(len(bits) - 1, U32)), bits, draw(st.integers(-1, U32)), draw(st.integers(-1, U32)))
 
 
+#: None (no events), or a batch of one to five small events, as a server sends them.
+event_batches = st.one_of(st.none(), st.builds(
+    EventBatch, st.integers(0, U32 - 64),
+    st.lists(st.lists(st.one_of(st.integers(-1000, 1000), st.text(max_size=8)), max_size=3), min_size=1, max_size=5)))
+
 messages = st.one_of(
     st.builds(ConnectRequest, printable_name, hash_text, st.one_of(st.just(b""), cookies), st.integers(0, U64)),
     st.builds(Challenge, cookies, st.integers(0, U64)),
@@ -160,16 +166,17 @@ messages = st.one_of(
     inputs_messages(),
     st.builds(Snapshot, u32, st.integers(-1, U32), u32,
               st.lists(st.integers(-U32, U32), max_size=100).map(tuple),
-              st.integers(-MAX_LEAD_CTICKS, MAX_LEAD_CTICKS), st.integers(LEAD_TARGET_NONE, MAX_LEAD_CTICKS)),
+              st.integers(-MAX_LEAD_CTICKS, MAX_LEAD_CTICKS), st.integers(LEAD_TARGET_NONE, MAX_LEAD_CTICKS),
+              event_batches),
     st.builds(DeltaSnapshot, u32, st.integers(-1, U32), u32, st.integers(0, MAX_BASELINE_AGO),
               st.binary(max_size=1000), st.integers(-MAX_LEAD_CTICKS, MAX_LEAD_CTICKS),
-              st.integers(LEAD_TARGET_NONE, MAX_LEAD_CTICKS)),
+              st.integers(LEAD_TARGET_NONE, MAX_LEAD_CTICKS), event_batches),
     st.builds(Roster, u32, st.lists(st.tuples(st.integers(0, MAX_PLAYERS_ON_WIRE - 1),
                                               st.text(st.characters(codec="ascii"), max_size=MAX_NAME_CHARS)
                                               .filter(str.isprintable)),
                                     max_size=16).map(tuple), st.just(1), st.just(3)),
     st.builds(Roster, u32, st.just(((0, "a"),)), st.just(0), st.just(1)),
-    st.just(KeepAlive()),
+    st.builds(KeepAlive, event_batches),
     st.builds(Disconnect, any_text),
 )
 
@@ -370,7 +377,10 @@ def test_header_field_types_and_ranges(index: int, value) -> None:
     (PacketType.ROSTER, [1, [[0, "a", "b"]]]),
     (PacketType.ROSTER, [1, "players"]),
     (PacketType.ROSTER, [1, [[0, "a"]] * (MAX_PLAYERS_ON_WIRE + 1)]),
-    (PacketType.KEEPALIVE, [0]),
+    (PacketType.KEEPALIVE, [0]),  # an extra item must be an event batch
+    (PacketType.KEEPALIVE, [[0, []]]),  # an empty event list is sent as no item
+    (PacketType.KEEPALIVE, [[0, [1], 2]]),
+    (PacketType.SNAPSHOT, [1, -1, 0, 0, -1, [], [0, [1.5]]]),
     (PacketType.DISCONNECT, []),
     (PacketType.DISCONNECT, [None]),
 ])

@@ -1,0 +1,29 @@
+"""Reliable events in a game: joins and leaves reach every client once, in order, on a bad link."""
+from __future__ import annotations
+
+from game import bots
+from game.client import event_text
+from netcode.conditioner import PROFILES
+from netcode.switches import Switches
+from tools.scenarios import run_game
+
+
+def test_every_client_hears_every_join_once_and_in_order_on_a_bad_link() -> None:
+    run = run_game([(Switches(), bots.circle_bot()) for _ in range(4)], link=PROFILES["bad"], seconds=4.0)
+    stats = run.stats
+    names = {pid: name for pid, name in run.clients[0].session.roster.items()}
+    assert len(names) == 4
+    for index, client in enumerate(run.clients):
+        me = client.session.player_id
+        joins = [e for e in client.events_heard if e[0] == "join"]
+        # Everyone who joined at or after us, each once, in the order the server let them in.
+        assert [e[1] for e in joins] == sorted(pid for pid in names if pid >= me)
+        assert stats[index]["events_missed"] == 0
+        assert stats[index]["events_received"] == len(joins)
+    assert any(s["snapshot_loss_pct"] > 5 for s in stats)  # the link really lost packets
+
+
+def test_event_words() -> None:
+    assert event_text(["join", 3, "alice"]) == "alice joined"
+    assert event_text(["leave", 3, "alice"]) == "alice left"
+    assert event_text(["confetti", 1]) is None  # a newer server's event: ignored, not a crash
