@@ -39,6 +39,9 @@ from netcode.transport import UdpTransport
 LIST_DURATION_S = 1.5  # --list without --duration: three rounds of requests
 
 
+HOSTED_BOTS = 3  # the company a lone host gets
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Netcode arena client. With no --host it opens a start screen that lists the games "
@@ -52,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--serve", action="store_true",
                         help="host a game on this machine and join it at once, without the start screen "
                              "(what --headless and --bot do with no --host)")
+    parser.add_argument("--bots", type=int, metavar="N",
+                        help=f"when hosting: players the server plays itself, one leaving as each friend joins you "
+                             f"(default {HOSTED_BOTS} in a window, 0 with --headless or --bot)")
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT,
                         help="the game's UDP port: to join with --host, or to host on (default %(default)s)")
     parser.add_argument("--name", type=player_name, default=socket.gethostname()[:MAX_NAME_CHARS] or "player",
@@ -112,11 +118,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--serve hosts a game here and --host joins one elsewhere: use one of them")
     if args.fps < 1 or args.fps > 1000:
         parser.error(f"--fps must be 1..1000, got {args.fps}")
+    if args.bots is None:  # a lone player gets company; scripts and tests get an empty arena
+        args.bots = 0 if (args.headless or args.bot) else HOSTED_BOTS
+    if not 0 <= args.bots < ServerConfig().max_players:
+        parser.error(f"--bots must be 0..{ServerConfig().max_players - 1} (a slot stays free for you), got {args.bots}")
     if args.host is None and not (args.serve or args.headless or args.bot):
         return from_start_screen(args, link)
     hosted, host, join_hint = None, args.host, ""
     if host is None:
-        hosted, join_hint = start_local_server(args.port, parser)
+        hosted, join_hint = start_local_server(args.port, parser, args.bots)
         host = "127.0.0.1"
     try:
         return play(args, link, host, hosted.port if hosted else args.port, join_hint)
@@ -182,7 +192,7 @@ def from_start_screen(args: argparse.Namespace, link) -> int:
 
     def host_game() -> str:
         try:
-            hosted.append(HostedServer(args.port, ServerConfig()))
+            hosted.append(HostedServer(args.port, ServerConfig(), bots=args.bots))
         except OSError as exc:
             return (f"Cannot host on UDP port {args.port}: {exc.strerror or exc}. Is a game already running "
                     f"here? Join it from the list, or quit and pick --port.")
@@ -221,9 +231,9 @@ def open_browser(discovery_port: int) -> tuple[Browser | None, str]:
     return Browser(udp, discovery_hosts(), discovery_port), ""
 
 
-def start_local_server(port: int, parser: argparse.ArgumentParser) -> tuple[HostedServer, str]:
+def start_local_server(port: int, parser: argparse.ArgumentParser, bots: int) -> tuple[HostedServer, str]:
     try:
-        server = HostedServer(port, ServerConfig())
+        server = HostedServer(port, ServerConfig(), bots=bots)
     except OSError as exc:
         parser.exit(1, f"run_client.py: cannot host on UDP port {port}: {exc.strerror or exc}. "
                        f"Is a server already running? Join it with --host 127.0.0.1, or pick --port.\n")

@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "has, players advanced by their own velocity; full: every integer, every time")
     parser.add_argument("--max-per-ip", type=int, default=4, metavar="N",
                         help="players from one IP address (default %(default)s: a few people behind one router)")
+    parser.add_argument("--bots", type=int, default=0, metavar="N",
+                        help="players the server plays itself, seen by everyone like any other (default %(default)s); "
+                             "after the first person, one leaves as each person joins")
+    parser.add_argument("--keep-bots", action="store_true", help="bots stay when people join (until the server is full)")
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop by itself after S seconds")
     parser.add_argument("--input-buffer", type=buffer_policy, default="adaptive", metavar="adaptive|off|TICKS",
                         help="how inputs are scheduled: adaptive (default) aims each client's inputs at just "
@@ -49,11 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     link = settings_or_error(args, parser)
     try:
         config = ServerConfig(args.tick_rate, args.snapshot_rate, args.max_players, args.input_buffer,
-                              args.max_per_ip, args.snapshot_codec)
+                              args.max_per_ip, args.snapshot_codec, args.keep_bots)
+        if not 0 <= args.bots <= config.max_players:
+            raise ValueError(f"bots must be 0..{config.max_players} (the player slots), got {args.bots}")
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        server = HostedServer(args.port, config, link, args.net_seed, args.bind, args.trace)
+        server = HostedServer(args.port, config, link, args.net_seed, args.bind, args.trace, bots=args.bots)
     except OSError as exc:
         parser.exit(1, f"run_server.py: cannot listen on UDP {args.bind}:{args.port}: {exc.strerror or exc}\n")
     print(f"Server on UDP port {server.port}, {config.tick_rate} Hz, {config.snapshot_rate} snapshots/s, "

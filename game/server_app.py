@@ -37,7 +37,18 @@ DISCOVERY_WAIT_S = 0.25  # how often the discovery thread looks at its stop flag
 DISCOVERY_FLOOD_PAUSE_S = 0.05  # after a poll that hit the budget: a flood costs at most 64 decodes per 50 ms
 ASSUMED_PREFIX = 24  # when an interface's netmask is unknown: most home networks are a /24
 
+from .bots import random_bot
 from .netgame import SimRules
+
+
+BOT_NAMES = ("Ada", "Boole", "Church", "Dijkstra", "Euler", "Fermat", "Gauss", "Hopper")
+
+
+def add_server_bots(session: ServerSession, count: int) -> None:
+    """``count`` random-walking bots played by the server itself (``ServerSession.add_bot``)."""
+    for i in range(count):
+        if session.add_bot(f"bot {BOT_NAMES[i % len(BOT_NAMES)]}", random_bot(1000 + i)) is None:
+            break  # the server is full
 
 
 class HostedServer:
@@ -46,7 +57,7 @@ class HostedServer:
 
     def __init__(self, port: int, config: ServerConfig, link: LinkSettings | None = None,
                  net_seed: int = 1, bind_host: str = "0.0.0.0", trace_path: str | None = None,
-                 discovery_port: int | None = DISCOVERY_PORT, name: str | None = None) -> None:
+                 discovery_port: int | None = DISCOVERY_PORT, name: str | None = None, bots: int = 0) -> None:
         self.clock = MonotonicClock()
         self.udp = UdpTransport(bind_host, port)
         transport = LinkConditioner(self.udp, link, net_seed) if link and link.is_active else self.udp
@@ -54,6 +65,7 @@ class HostedServer:
         self.trace = JsonlTrace(trace_path) if trace_path else None
         if self.trace is not None:
             self.session.tracer = self.trace.write
+        add_server_bots(self.session, bots)
         self.stop_event = threading.Event()
         self.loop_stats: LoopStats | None = None
         self.thread: threading.Thread | None = None

@@ -72,6 +72,7 @@ class ServerConfig:
     input_buffer: BufferPolicy = BufferPolicy()
     max_per_ip: int = 4  # sessions from one IP address (a few people behind one router)
     snapshot_codec: str = "delta"  # "delta": against the client's newest snapshot; "full": plain ints
+    keep_bots: bool = False  # False: a server bot leaves each time a second, third... person joins
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_rate <= 240:
@@ -86,6 +87,20 @@ class ServerConfig:
                              f"got {self.max_players}")
         if not 1 <= self.max_per_ip <= MAX_PLAYERS_ON_WIRE:
             raise ValueError(f"max players per IP address must be 1..{MAX_PLAYERS_ON_WIRE}, got {self.max_per_ip}")
+
+
+#: A server bot's brain: (its input number, its position in px or None) -> input bits.
+BotBrain = Callable[[int, "tuple[float, float] | None"], int]
+
+
+@dataclass
+class BotSlot:
+    """A player the server plays itself, through the same tick and input path as a client's."""
+
+    player_id: int
+    name: str
+    brain: BotBrain
+    inputs_made: int = 0
 
 
 @dataclass
@@ -117,6 +132,7 @@ class ServerSession:
         self.handled_this_tick = 0  # datagrams handled since the last tick (the flood budget)
         self.last_tick_s = now  # when the last tick ran: the next is due one tick later
         self.clients: dict[Address, ClientSlot] = {}
+        self.bots: dict[int, BotSlot] = {}  # player id -> a player the server plays itself
         self.roster_version = 0
         self.dropped = DropCounter()
         self.peak_clients = 0
@@ -217,7 +233,7 @@ class ServerSession:
         """(kind, reason) if this proven sender may not join, else None."""
         if request.rules_hash != self.rules.rules_hash:
             return "rules", f"rules mismatch: server rules {self.rules.rules_hash}, client rules {request.rules_hash}"
-        if self._free_player_id() is None:
+        if self._free_player_id() is None and not self.bots:
             return "full", f"server full ({self.config.max_players} players)"
         from_ip = sum(1 for a in self.clients if a[0] == addr[0])
         if from_ip >= self.config.max_per_ip:
@@ -225,6 +241,9 @@ class ServerSession:
         return None
 
     def _join(self, request: ConnectRequest, header: Header, size_bytes: int, addr: Address, now: float) -> None:
+        # The first person plays with the bots; each one after sends a bot away (the newest first).
+        if self.bots and (self._free_player_id() is None or (self.clients and not self.config.keep_bots)):
+            self.remove_bot(max(self.bots), "made room for a person")
         player_id = self._free_player_id()
         name = self._unique_name(request.name.strip() or f"player{player_id}")
         buffer = InputBuffer(self.config.input_buffer, self.config.tick_rate,
@@ -247,7 +266,7 @@ class ServerSession:
             raise PacketError("connected_peer")  # a plain request never replaces a session
 
     def _unique_name(self, name: str) -> str:
-        taken = {slot.name for slot in self.clients.values()}
+        taken = {slot.name for slot in self.clients.values()} | {bot.name for bot in self.bots.values()}
         candidate, n = name, 1
         while candidate in taken:
             n += 1
@@ -270,7 +289,7 @@ class ServerSession:
                       self.rules.state_layout.flat() if self.config.snapshot_codec == "delta" else ())
 
     def _free_player_id(self) -> int | None:
-        used = {slot.player_id for slot in self.clients.values()}
+        used = {slot.player_id for slot in self.clients.values()} | set(self.bots)
         for player_id in range(self.config.max_players):
             if player_id not in used:
                 return player_id
@@ -331,6 +350,7 @@ class ServerSession:
         tick = self.tick + 1
         self.handled_this_tick = 0
         taken = {slot.player_id: slot.inputs.take_for_tick(tick, now) for slot in self._slots_by_id()}
+        taken.update(self._bot_inputs())
         self.world = self.rules.step(self.world, {pid: tuple(bits for _, bits in inputs)
                                                   for pid, inputs in taken.items()})
         self.tick = tick
@@ -403,7 +423,46 @@ class ServerSession:
         return [round(slot.inputs.lead_ticks(), 3), None if target is None else round(target, 3)]
 
     def roster(self) -> Roster:
-        return Roster(self.roster_version, tuple(sorted((s.player_id, s.name) for s in self.clients.values())))
+        people = [(s.player_id, s.name) for s in self.clients.values()]
+        bots = [(b.player_id, b.name) for b in self.bots.values()]
+        return Roster(self.roster_version, tuple(sorted(people + bots)))
+
+    # --- server bots ---------------------------------------------------------------------------
+
+    def add_bot(self, name: str, brain: BotBrain) -> int | None:
+        """A player the server plays itself; None if there is no free slot. Everyone sees it as a
+        remote player like any other: it is in the world, the roster and every snapshot."""
+        player_id = self._free_player_id()
+        if player_id is None:
+            return None
+        bot = BotSlot(player_id, self._unique_name(name), brain)
+        self.bots[player_id] = bot
+        self.world = self.rules.add_player(self.world, player_id)
+        self.roster_version += 1
+        self._log(f"bot {bot.name!r} joined as player {player_id}")
+        self._tell_everyone(["join", player_id, bot.name])
+        return player_id
+
+    def remove_bot(self, player_id: int, why: str) -> None:
+        bot = self.bots.pop(player_id)
+        self.world = self.rules.remove_player(self.world, player_id)
+        self.roster_version += 1
+        self._log(f"bot {bot.name!r} left ({why})")
+        self._tell_everyone(["leave", player_id, bot.name])
+
+    def _bot_inputs(self) -> dict[int, list[tuple[int, int]]]:
+        """One input per bot per tick, numbered like a client's: the same path through ``step``."""
+        if not self.bots:
+            return {}
+        entities = self.rules.entities(self.world)
+        taken = {}
+        for player_id in sorted(self.bots):
+            bot = self.bots[player_id]
+            entity = entities.get(player_id)
+            bits = bot.brain(bot.inputs_made, None if entity is None else (entity.x_px, entity.y_px))
+            taken[player_id] = [(bot.inputs_made, bits)]
+            bot.inputs_made += 1
+        return taken
 
     def roster_parts(self) -> list[Roster]:
         """The roster in parts small enough for a datagram each (up to 16 players a part)."""
@@ -441,6 +500,7 @@ class ServerSession:
     def stats(self) -> dict[str, object]:
         return {
             "clients": self.peak_clients,
+            "bots": len(self.bots),
             "clients_at_end": len(self.clients),
             "ticks": self.tick,
             "snapshot_bytes_per_player": round(self.snapshot_bytes.mean, 2),
