@@ -129,6 +129,9 @@ class ClientSession:
         self.state_decoder: Callable[[int, Sequence[int]], World] | None = None  # set once the rules are known
         self.state_layout: StateLayout | None = None  # from the accept: needed to read delta snapshots
         self.baselines: OrderedDict[int, np.ndarray] = OrderedDict()  # tick -> state rows, oldest first
+        # How a delta becomes rows. A seam, not a switch: a load generator playing many clients in
+        # one process may decode each distinct delta once for all of them (tools/loadgen.py).
+        self.decode_delta = snapshot_codec.decode_rows
         self._roster_parts: dict[int, tuple[tuple[int, str], ...]] = {}  # of the version being assembled
         self._roster_parts_version = -1
         self.roster: dict[int, str] = {}
@@ -328,7 +331,7 @@ class ClientSession:
             if base is None:
                 raise PacketError("no_baseline")
         try:
-            rows = snapshot_codec.decode_rows(self.state_layout, delta.payload, base, delta.baseline_ago)
+            rows = self.decode_delta(self.state_layout, delta.payload, base, delta.baseline_ago)
         except ValueError:
             raise PacketError("bad_delta") from None
         return Snapshot(delta.tick, delta.last_input_seq, delta.roster_version, tuple(rows.ravel().tolist()),

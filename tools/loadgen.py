@@ -89,7 +89,6 @@ import signal
 import socket
 import sys
 from collections import Counter, OrderedDict
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
@@ -247,9 +246,9 @@ class SharedDecodes:
 
     The server sends the same delta payload to every client that holds the same baseline, and
     decoding it is a pure function of the payload, the baseline rows and the tick gap. N machines
-    would each decode it; one process playing N clients need not, so while ``installed`` the
-    sessions' calls go through this memo (keyed on all the inputs, so the rows are exactly what
-    the decoder returns; each caller gets its own copy). Bounded: the ``size`` newest keys.
+    would each decode it; one process playing N clients need not, so each session's
+    ``decode_delta`` is this memo (keyed on all the inputs, so the rows are exactly what the
+    decoder returns; each caller gets its own copy). Bounded: the ``size`` newest keys.
     """
 
     def __init__(self, size: int = 256) -> None:
@@ -269,14 +268,6 @@ class SharedDecodes:
             if len(self.rows) > self.size:
                 self.rows.popitem(last=False)
         return rows.copy()
-
-    @contextmanager
-    def installed(self):
-        snapshot_codec.decode_rows = self
-        try:
-            yield self
-        finally:
-            snapshot_codec.decode_rows = self.decode
 
     def figures(self) -> dict[str, float]:
         return {"loadgen_decodes_shared_pct": round(100 * (1 - self.decoded / self.calls), 2) if self.calls else 0.0}
@@ -465,8 +456,7 @@ class LoadGenerator:
         self.stop_requested = True
 
     def run(self) -> dict[str, object]:
-        with self.shared.installed() if self.shared is not None else nullcontext():
-            return self._run()
+        return self._run()
 
     def _run(self) -> dict[str, object]:
         clock = self.clock
@@ -524,6 +514,8 @@ class LoadGenerator:
                 client = PredictingClient(index, transport, udp, options.server, name, bot, now)
             else:
                 client = SessionClient(index, transport, udp, options.server, name, bot, now, options.decode_state)
+            if self.shared is not None:
+                client.session.decode_delta = self.shared
             self.clients.append(client)
 
     def _learn_rates(self) -> None:
