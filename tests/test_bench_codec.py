@@ -1,4 +1,5 @@
-"""The snapshot codec bench: its columns, what they must show, and the tools it is built from."""
+"""The snapshot codec bench: its columns, what they must show, the tools it is built from, and the
+examples of docs/wire-format.md (the worked example, the discovery datagrams) checked against the code."""
 from __future__ import annotations
 
 import json
@@ -9,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netcode import protocol, snapshot_codec
-from netcode.protocol import MAX_PACKET_BYTES, U32, U64, DeltaSnapshot, Header, Snapshot
+from netcode import discovery, protocol, snapshot_codec
+from netcode.protocol import MAX_PACKET_BYTES, PROTOCOL_VERSION, U32, U64, DeltaSnapshot, Header, Snapshot
+from netcode.reliable import EVENT_WINDOW, MAX_EVENT_BYTES, MAX_EVENTS_PER_PACKET
 from game.netgame import STATE_LAYOUT
+from game.sim import RULES_HASH
 from tools import bench_codec
 from tools.bench_codec import Row, datagram, measure
 
@@ -113,7 +116,11 @@ def test_the_worked_example_of_the_wire_format_doc_is_what_the_code_sends() -> N
     assert snapshot_codec.decode(STATE_LAYOUT, message.payload, example.baseline, message.baseline_ago) == example.state
     ids_then, ids_now = set(example.baseline[0::5]), set(example.state[0::5])
     assert ids_then - ids_now and ids_now - ids_then  # a leave and a join
+    # ... which the server also told the client as events, riding this snapshot (protocol 5).
+    assert [kind for kind, _, _ in message.events.events] == ["leave", "join"]
+    assert [[pid] for _, pid, _ in message.events.events] == [sorted(ids_then - ids_now), sorted(ids_now - ids_then)]
     text = (DOCS / "wire-format.md").read_text(encoding="utf-8")
+    assert text.startswith(f"# Wire format, protocol version {PROTOCOL_VERSION}\n")
     assert bench_codec.hex_dump(example.datagram) in text
     assert f"({len(example.datagram)} bytes)" in text
     bits = "".join(f"{b:08b}" for b in message.payload)
@@ -136,3 +143,24 @@ def test_the_command_refuses_player_counts_the_wire_cannot_carry(capsys) -> None
     with pytest.raises(SystemExit):
         bench_codec.main(["--players", "129"])
     assert "--players" in capsys.readouterr().err
+
+
+def test_the_discovery_datagrams_of_the_wire_format_doc_are_what_the_code_sends() -> None:
+    nonce = 0x0123456789ABCDEF
+    request = discovery.encode_request(discovery.Request(nonce))
+    reply = discovery.Reply(nonce, 0x5EED1234, "arena", 7777, 2, 16, PROTOCOL_VERSION,
+                            RULES_HASH[:discovery.RULES_PREFIX_CHARS])
+    reply_bytes = discovery.encode_reply(reply)
+    assert discovery.decode_request(request).nonce == nonce and discovery.decode_reply(reply_bytes) == reply
+    text = (DOCS / "wire-format.md").read_text(encoding="utf-8")
+    assert bench_codec.hex_dump(request) in text and f"exactly {len(request)} bytes" in text
+    assert bench_codec.hex_dump(reply_bytes) in text and f"({len(reply_bytes)} bytes)" in text
+    assert f"UDP port {discovery.DISCOVERY_PORT}" in text
+    assert f'"{reply.rules_prefix}"' in text
+
+
+def test_the_wire_format_doc_states_the_event_limits_of_the_code() -> None:
+    text = (DOCS / "wire-format.md").read_text(encoding="utf-8")
+    assert f"1..{MAX_EVENTS_PER_PACKET} items" in text
+    assert f"at most {MAX_EVENT_BYTES} bytes (`MAX_EVENT_BYTES`)" in text
+    assert f"at most {EVENT_WINDOW} events per client" in text
