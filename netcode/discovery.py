@@ -48,6 +48,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Protocol
 
 import msgpack
 
+from .handshake import RateLimiter
 from .protocol import MAX_NAME_CHARS, MAX_PLAYERS_ON_WIRE, U32, U64, PacketError
 from .transport import Address, Transport
 
@@ -64,7 +65,6 @@ REQUEST_INTERVAL_S = 0.5
 NONCES_KEPT = 4  # a reply may answer any of the last 4 rounds (2 s)
 FORGET_AFTER_S = 3.0  # a game not heard from for 6 rounds has gone
 REPLIES_PER_IP_PER_S = 10  # a browser reaches a server by at most 2 targets from one address: 4/s
-LIMITER_ADDRESSES = 1024  # the rate table forgets everyone at once beyond this
 MAX_REQUESTS_PER_POLL = 64  # a flood is looked at 64 datagrams at a time; the rest are dropped
 
 _MAGIC_BYTES = msgpack.packb(DISCOVERY_MAGIC)  # b"\xceNCLD"
@@ -195,21 +195,11 @@ class GameInfo(NamedTuple):
     rules_prefix: str
 
 
-class ReplyLimiter:
+class ReplyLimiter(RateLimiter):
     """At most ``REPLIES_PER_IP_PER_S`` replies to one IP address (any port) per second."""
 
     def __init__(self, per_second: int = REPLIES_PER_IP_PER_S) -> None:
-        self.per_second = per_second
-        self.counts: dict[str, tuple[int, int]] = {}  # ip -> (second, replies in it)
-
-    def allow(self, ip: str, now: float) -> bool:
-        second = int(now)
-        start, count = self.counts.get(ip, (second, 0))
-        count = count + 1 if start == second else 1
-        if len(self.counts) >= LIMITER_ADDRESSES and ip not in self.counts:
-            self.counts.clear()  # a flood of forged addresses: start over rather than grow
-        self.counts[ip] = (second, count)
-        return count <= self.per_second
+        super().__init__(per_second)
 
 
 class Responder:

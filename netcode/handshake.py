@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Hashable
 
 from .protocol import COOKIE_BYTES
 from .transport import Address
@@ -59,17 +60,28 @@ class Cookies:
         return int.from_bytes(self._mac("token", addr[0], addr[1], self.joins)[:8], "big") or 1
 
 
-class ConnectLimiter:
+class RateLimiter:
+    """At most ``per_second`` events per key (an address, an IP) per calendar second.
+
+    The table forgets everyone at once when it would hold more than ``LIMITER_ADDRESSES`` keys: a
+    flood of spoofed addresses cannot grow it, and a real client loses at most one second."""
+
+    def __init__(self, per_second: int) -> None:
+        self.per_second = per_second
+        self.counts: dict[Hashable, tuple[int, int]] = {}  # key -> (second, events in it)
+
+    def allow(self, key: Hashable, now: float) -> bool:
+        second = int(now)
+        start, count = self.counts.get(key, (second, 0))
+        count = count + 1 if start == second else 1
+        if len(self.counts) >= LIMITER_ADDRESSES and key not in self.counts:
+            self.counts.clear()  # a flood of spoofed addresses: start over rather than grow
+        self.counts[key] = (second, count)
+        return count <= self.per_second
+
+
+class ConnectLimiter(RateLimiter):
     """At most ``CONNECTS_PER_ADDR_PER_S`` connect requests per address per second are looked at."""
 
     def __init__(self) -> None:
-        self.counts: dict[Address, tuple[int, int]] = {}  # address -> (second, requests in it)
-
-    def allow(self, addr: Address, now: float) -> bool:
-        second = int(now)
-        start, count = self.counts.get(addr, (second, 0))
-        count = count + 1 if start == second else 1
-        if len(self.counts) >= LIMITER_ADDRESSES and addr not in self.counts:
-            self.counts.clear()  # a flood of spoofed addresses: start over rather than grow
-        self.counts[addr] = (second, count)
-        return count <= CONNECTS_PER_ADDR_PER_S
+        super().__init__(CONNECTS_PER_ADDR_PER_S)
