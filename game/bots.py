@@ -20,6 +20,7 @@ first snapshot).
 from __future__ import annotations
 
 import random
+from collections import deque
 from typing import Callable
 
 from .sim import DOWN, LEFT, RIGHT, UP
@@ -46,15 +47,27 @@ def zigzag_bot(leg_inputs: int = 45, sweep_inputs: int = 240) -> Bot:
     return bot
 
 
+RANDOM_RUNS_KEPT = 64  # a random bot remembers its newest runs only (a server bot plays for days)
+
+
 def random_bot(seed: int) -> Bot:
     rng = random.Random(seed)  # the bot's own generator, never the global one
-    plan: list[int] = []  # plan[n] = bits for input n, extended on demand
+    runs: deque[tuple[int, int, int]] = deque()  # (first input, last input + 1, bits), oldest first
+    next_start = 0
 
     def bot(n: int, pos: Position) -> int:
-        while len(plan) <= n:
+        nonlocal next_start
+        while next_start <= n:  # the same draws, in the same order, whatever n is asked first
             bits = rng.choice(DIRECTIONS + (0,))
-            plan.extend([bits] * rng.randint(10, 60))
-        return plan[n]
+            length = rng.randint(10, 60)
+            runs.append((next_start, next_start + length, bits))
+            next_start += length
+        while len(runs) > RANDOM_RUNS_KEPT and runs[0][1] <= n:
+            runs.popleft()
+        for start, end, bits in runs:
+            if start <= n < end:
+                return bits
+        raise ValueError(f"random bot asked for input {n}, older than the runs it remembers")
 
     return bot
 

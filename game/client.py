@@ -39,7 +39,8 @@ MESSAGES_SHOWN = 4  # at most this many at once, newest last
 
 def event_text(event: list) -> str | None:
     """The words for one of the server's events; None for kinds this client does not know."""
-    if len(event) == 3 and event[0] in ("join", "leave") and isinstance(event[2], str):
+    if (isinstance(event, list) and len(event) == 3 and event[0] in ("join", "leave")
+            and isinstance(event[2], str) and event[2].isprintable()):
         return f"{event[2]} {'joined' if event[0] == 'join' else 'left'}"
     return None
 

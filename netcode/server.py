@@ -41,7 +41,8 @@ from .game_api import GameRules, World
 from .handshake import ConnectLimiter, Cookies
 from .input_buffer import BufferPolicy, InputBuffer
 from . import snapshot_codec
-from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_ACK_DELAY_100US, MAX_NAME_CHARS,
+from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_ACK_DELAY_100US, MAX_BASELINE_AGO,
+                       MAX_LEAD_CTICKS, MAX_NAME_CHARS,
                        MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_ROSTER_PARTS, PROTOCOL_VERSION,
                        TOKEN_NONE, U32, U64, Accept, Challenge,
                        ConnectRequest, DeltaSnapshot, Disconnect, Header, Inputs, KeepAlive, Message,
@@ -62,6 +63,9 @@ SNAPSHOT_CODECS = ("delta", "full")
 #: The largest header a packet can have: what events may not push a datagram past the limit.
 WORST_HEADER = Header(PROTOCOL_VERSION, 0xFFFF, 0xFFFF, 0, MAX_ACK_DELAY_100US, U64)
 EVENT_CARRIERS = (Snapshot, DeltaSnapshot, KeepAlive)
+#: What a delta payload may take: the datagram limit minus the largest header and snapshot fields.
+MAX_DELTA_PAYLOAD_BYTES = MAX_PACKET_BYTES - len(encode(
+    DeltaSnapshot(U32, U32, U32, MAX_BASELINE_AGO, b"", -MAX_LEAD_CTICKS, MAX_LEAD_CTICKS), WORST_HEADER)) - 2
 
 
 @dataclass(frozen=True)
@@ -318,6 +322,8 @@ class ServerSession:
         self._log(event, logging.WARNING)
 
     def _remove(self, slot: ClientSlot, event: str) -> None:
+        if self.clients.get(slot.conn.addr) is not slot:
+            return  # already gone: removing a client can remove others (``_tell_everyone``)
         self.final_positions_px.pop(slot.name, None)
         self.final_positions_px[slot.name] = self._position_px(slot)
         while len(self.final_positions_px) > DEPARTED_KEPT:
@@ -340,8 +346,7 @@ class ServerSession:
             except EventOverflow:  # hundreds of events never acknowledged: that client is gone
                 stuck.append(slot)
         for slot in stuck:
-            if slot.conn.addr in self.clients:
-                self._remove(slot, f"{slot.name!r} dropped: it acknowledges none of our events")
+            self._remove(slot, f"{slot.name!r} dropped: it acknowledges none of our events")
 
     # --- the tick ------------------------------------------------------------------------------
 
@@ -383,6 +388,18 @@ class ServerSession:
         if payloads:
             self.baselines_per_snapshot.add(len(payloads))
 
+    def _delta_payload(self, state: tuple[int, ...], base_tick: int) -> bytes | None:
+        """``state`` against the baseline of ``base_tick`` (-1: nothing); None if it cannot fit.
+
+        A baseline long ago (a client that lost a second of snapshots, or one that lies about what
+        it holds) can cost more bits than no baseline at all; then the caller uses none."""
+        try:
+            payload = snapshot_codec.encode(self.rules.state_layout, state, self.sent_states.get(base_tick),
+                                            (self.tick - base_tick) & U32)
+        except ValueError:
+            return None
+        return payload if len(payload) <= MAX_DELTA_PAYLOAD_BYTES else None
+
     def _remember_state(self, state: tuple[int, ...]) -> None:
         if self.config.snapshot_codec != "delta":
             return
@@ -399,11 +416,13 @@ class ServerSession:
             self.snapshots_full += 1
             return Snapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version, state,
                             lead_cticks, target_cticks)
-        base_tick = slot.snapshot_tick_known if slot.snapshot_tick_known in self.sent_states else -1
+        known = slot.snapshot_tick_known
+        base_tick = known if known in self.sent_states and self.tick - known <= MAX_BASELINE_AGO else -1
         if base_tick not in payloads:
-            baseline = self.sent_states.get(base_tick)
-            payloads[base_tick] = snapshot_codec.encode(self.rules.state_layout, state, baseline,
-                                                        (self.tick - base_tick) & U32)
+            payloads[base_tick] = self._delta_payload(state, base_tick)
+        if payloads[base_tick] is None:  # the delta would not fit a datagram: send against nothing
+            base_tick = -1
+            payloads.setdefault(-1, self._delta_payload(state, -1))
         self.snapshots_full += base_tick == -1
         return DeltaSnapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version,
                              0 if base_tick == -1 else (self.tick - base_tick) & U32, payloads[base_tick],
@@ -473,6 +492,8 @@ class ServerSession:
 
     def _expire_and_keepalive(self, now: float) -> None:
         for slot in list(self.clients.values()):
+            if self.clients.get(slot.conn.addr) is not slot:
+                continue  # removed by an earlier removal in this loop
             if slot.conn.timed_out(now):
                 self._remove(slot, f"{slot.name!r} timed out (silent for {now - slot.conn.last_receive_s:.1f} s)")
             elif slot.conn.needs_keepalive(now):
@@ -484,7 +505,11 @@ class ServerSession:
             batch = slot.events_out.events_for_packet(slot.conn.local_seq, room_bytes)
             if batch.events:
                 message = message._replace(events=batch)
-        data = slot.conn.build(message, now)
+        try:
+            data = slot.conn.build(message, now)
+        except ValueError:  # over the datagram limit (e.g. a state too big even for a full delta)
+            self.dropped.add("too_big_to_send")
+            return 0
         self.transport.send(data, slot.conn.addr, now)
         return len(data)
 

@@ -51,7 +51,7 @@ import numpy as np
 WIDTHS = np.array((0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 18, 33), dtype=np.int64)
 CLASS_BITS = 4
 COLUMN_WIDTH_BITS = 6  # a join column's width, 0..33
-MAX_VALUE_BITS = 33  # a residual of two int32 values, zigzagged, always fits
+MAX_VALUE_BITS = 33  # a velocity's residual always fits; a far-guessed position's may not (ValueError)
 MAX_ABS_VALUE = (1 << 31) - 1  # the codec carries int32 state values
 MAX_ENTITIES = 1024
 BASELINES_KEPT = 32  # the newest snapshots a server may encode against and a client keeps (>1 s at 30/s)
@@ -242,10 +242,13 @@ def _put_columns(out: BitWriter, joins: np.ndarray) -> None:
 def _put_residuals(out: BitWriter, layout: StateLayout, base: np.ndarray, now: np.ndarray,
                    ticks: int) -> None:
     residuals = zigzag((now - predict(layout, base, now, ticks))[:, 1:])
+    widths = bit_widths(residuals)
+    if widths.size and widths.max() > MAX_VALUE_BITS:  # a far-fetched guess: send against nothing
+        raise ValueError("a residual is wider than the codec carries")
     changed = residuals.any(axis=1)
     out.put(changed.astype(np.uint64), 1)
     residuals = residuals[changed]
-    classes = np.searchsorted(WIDTHS, bit_widths(residuals))
+    classes = np.searchsorted(WIDTHS, widths[changed])
     out.put(classes.astype(np.uint64), CLASS_BITS)
     out.put(residuals, WIDTHS[classes])
 
@@ -273,7 +276,7 @@ def decode_rows(layout: StateLayout, payload: bytes, base: np.ndarray, ticks: in
     changed = reader.take(np.ones(len(kept), dtype=np.int64)).astype(bool)
     classes = reader.take(np.full(int(changed.sum()) * (fields - 1), CLASS_BITS)).astype(np.int64)
     residuals = np.zeros((len(kept), fields - 1), dtype=np.int64)
-    residuals[changed] = unzigzag(reader.take(WIDTHS[classes])).reshape(-1, fields - 1)
+    residuals[changed] = unzigzag(reader.take(WIDTHS[classes])).reshape(int(changed.sum()), fields - 1)
     reader.check_padding()
     now[:, 1:] = residuals + kept[:, 1:]  # velocities (and fields without dead reckoning) first
     now[:, 1:] = residuals + predict(layout, kept, now, ticks)[:, 1:]

@@ -27,3 +27,8 @@ def test_event_words() -> None:
     assert event_text(["join", 3, "alice"]) == "alice joined"
     assert event_text(["leave", 3, "alice"]) == "alice left"
     assert event_text(["confetti", 1]) is None  # a newer server's event: ignored, not a crash
+
+
+def test_events_of_any_shape_the_channel_allows_are_ignored_not_fatal() -> None:
+    for odd in (None, 7, True, b"x", [], ["join"], ["join", 1, 2], ["join", 1, "\x1b[2J"]):
+        assert event_text(odd) is None

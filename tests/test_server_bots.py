@@ -118,3 +118,40 @@ def test_bad_bot_counts_are_refused_with_a_message() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "run_server.py"), "--bots", "40"], cwd=ROOT,
                           capture_output=True, text=True, timeout=20)
     assert done.returncode == 2 and "bots must be 0..16" in done.stderr
+
+
+def test_a_random_bot_remembers_a_bounded_plan() -> None:
+    bot = bots.random_bot(3)
+    first = [bot(n, None) for n in range(100)]
+    for n in range(100, 200_000):
+        bot(n, None)
+    assert bots.random_bot(3)(99, None) == first[99]
+    closure = dict(zip(bot.__code__.co_freevars, (c.cell_contents for c in bot.__closure__)))
+    assert len(closure["runs"]) <= bots.RANDOM_RUNS_KEPT + 1
+
+
+def test_a_removal_that_removes_another_client_never_removes_it_twice() -> None:
+    from netcode.connection import TIMEOUT_S
+    game = Game(bot_count=0)
+    alice, bob = game.join("alice"), game.join("bob")
+    game.run(1.0)
+    bob_slot = next(s for s in game.server.clients.values() if s.name == "bob")
+    while bob_slot.events_out.pending < 256:  # bob has acknowledged nothing for a long time
+        bob_slot.events_out.push(["x"])
+    game.clients.clear()  # both go silent
+    game.clock.advance(TIMEOUT_S + 1)
+    game.server.tick_once(game.clock.now())  # alice times out; telling bob overflows him: both go
+    assert not game.server.clients
+
+
+def test_a_baseline_beyond_what_the_wire_can_name_is_not_used() -> None:
+    from netcode.protocol import MAX_BASELINE_AGO, DeltaSnapshot
+    game = Game(ServerConfig(snapshot_rate=6), bot_count=1)  # 32 baselines span 320 ticks
+    game.join("alice")
+    game.run(6.0)
+    slot = next(iter(game.server.clients.values()))
+    oldest = next(iter(game.server.sent_states))
+    assert game.server.tick - oldest > MAX_BASELINE_AGO
+    slot.snapshot_tick_known = oldest
+    message = game.server._snapshot_for(slot, game.server.rules.encode_state(game.server.world), {})
+    assert isinstance(message, DeltaSnapshot) and message.baseline_ago == 0

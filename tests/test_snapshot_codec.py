@@ -179,3 +179,36 @@ def test_rows_of_the_game_layout_match_the_rules() -> None:
     rows = snapshot_codec.as_rows(rules.state_layout, state)
     assert rows.shape == (3, 5) and list(rows[:, 0]) == [0, 5, 127]
     assert np.array_equal(rows.ravel(), np.array(state))
+
+
+# --- what the review found --------------------------------------------------------------------
+
+def test_a_residual_too_wide_for_the_codec_is_a_value_error_not_a_crash() -> None:
+    layout = StateLayout(5, ((1, 3), (2, 4)))
+    with pytest.raises(ValueError):
+        encode_delta(layout, [0, 0, 0, 2**31 - 1, 0], [0, 0, 0, 2**31 - 1, 0], 3)
+
+
+def test_a_layout_of_ids_alone_round_trips() -> None:
+    layout = StateLayout(1)
+    assert decode(layout, encode_delta(layout, (1, 2, 3), (1, 2), 1), (1, 2), 1) == (1, 2, 3)
+
+
+def test_a_delta_that_would_not_fit_a_datagram_goes_against_nothing() -> None:
+    from netcode.server import MAX_DELTA_PAYLOAD_BYTES
+    rules = SimRules(60)
+    base, now = [], []
+    for i in range(128):  # everyone turned round since a baseline a second old
+        x, y = 20000 + i * 2000, 20000 + i * 1000
+        base += [i, x, y, 1365, 1365]
+        now += [i, x + 40000, y + 40000, -1365, -1365]
+    assert len(encode_delta(rules.state_layout, now, base, 62)) > MAX_DELTA_PAYLOAD_BYTES
+    from netcode.clock import FakeClock
+    from netcode.server import ServerConfig, ServerSession
+    from netcode.transport import MemoryNetwork
+    server = ServerSession(rules, MemoryNetwork().endpoint(("10.0.0.1", 1)), ServerConfig(max_players=128), 0.0)
+    server.tick = 62
+    server.sent_states[0] = tuple(base)
+    payload = server._delta_payload(tuple(now), 0)
+    assert payload is None  # so _snapshot_for sends the state against nothing, which fits
+    assert len(server._delta_payload(tuple(now), -1)) <= MAX_DELTA_PAYLOAD_BYTES
