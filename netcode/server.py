@@ -60,6 +60,7 @@ REFUSAL_LOG_INTERVAL_S = 1.0  # a flood of refusals is logged as one line a seco
 FULL_CODEC_MAX_PLAYERS = 64  # plain integers for more players would not fit one datagram
 ROSTER_NAMES_PER_PART = 16  # 16 names of 16 characters of up to 4 bytes each fit one datagram
 SNAPSHOT_CODECS = ("delta", "full")
+MAX_ENCODINGS_PER_SNAPSHOT = 8  # distinct delta encodings per snapshot tick, "against nothing" included
 #: The largest header a packet can have: what events may not push a datagram past the limit.
 WORST_HEADER = Header(PROTOCOL_VERSION, 0xFFFF, 0xFFFF, 0, MAX_ACK_DELAY_100US, U64)
 EVENT_CARRIERS = (Snapshot, DeltaSnapshot, KeepAlive)
@@ -377,9 +378,14 @@ class ServerSession:
         state = self.rules.encode_state(self.world)
         self._remember_state(state)
         players = max(1, len(self.clients))
-        payloads: dict[int, bytes] = {}  # baseline tick (-1: none) -> payload, shared by its clients
+        payloads: dict[int, bytes | None] = {}  # baseline tick (-1: none) -> payload, shared by its clients
+        encodable = self._baselines_worth_encoding()
         for slot in self._slots_by_id():
-            size = self._send(slot, self._snapshot_for(slot, state, payloads), now)
+            message = self._snapshot_for(slot, state, payloads, encodable)
+            if message is None:
+                self.dropped.add("too_big_to_send")
+                continue
+            size = self._send(slot, message, now)
             self.snapshot_bytes.add(size / players)
             self.snapshots_sent += 1
             if slot.roster_version_known != self.roster_version:
@@ -407,8 +413,23 @@ class ServerSession:
         while len(self.sent_states) > snapshot_codec.BASELINES_KEPT:
             self.sent_states.popitem(last=False)
 
-    def _snapshot_for(self, slot: ClientSlot, state: tuple[int, ...],
-                      payloads: dict[int, bytes]) -> Snapshot | DeltaSnapshot:
+    def _usable_baseline(self, slot: ClientSlot) -> int:
+        """The client's newest snapshot, if we still have it and the wire can name it; else -1."""
+        known = slot.snapshot_tick_known
+        return known if known in self.sent_states and self.tick - known <= MAX_BASELINE_AGO else -1
+
+    def _baselines_worth_encoding(self) -> set[int]:
+        """At most ``MAX_ENCODINGS_PER_SNAPSHOT`` baselines, the most shared first: honest clients
+        share a handful, and clients claiming every tick we kept must not buy 32 encodings a tick."""
+        if self.config.snapshot_codec != "delta":
+            return set()
+        counts = Counter(self._usable_baseline(slot) for slot in self.clients.values())
+        counts.pop(-1, None)
+        ranked = sorted(counts, key=lambda tick: (-counts[tick], -tick))
+        return set(ranked[:MAX_ENCODINGS_PER_SNAPSHOT - 1])  # one more encoding: against nothing
+
+    def _snapshot_for(self, slot: ClientSlot, state: tuple[int, ...], payloads: dict[int, bytes | None],
+                      encodable: set[int]) -> Snapshot | DeltaSnapshot | None:
         target = slot.inputs.target_lead_ticks()
         lead_cticks = round(slot.inputs.lead_ticks() * 100)
         target_cticks = LEAD_TARGET_NONE if target is None else round(target * 100)
@@ -416,13 +437,17 @@ class ServerSession:
             self.snapshots_full += 1
             return Snapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version, state,
                             lead_cticks, target_cticks)
-        known = slot.snapshot_tick_known
-        base_tick = known if known in self.sent_states and self.tick - known <= MAX_BASELINE_AGO else -1
+        base_tick = self._usable_baseline(slot)
+        if base_tick not in encodable:
+            base_tick = -1
         if base_tick not in payloads:
             payloads[base_tick] = self._delta_payload(state, base_tick)
         if payloads[base_tick] is None:  # the delta would not fit a datagram: send against nothing
             base_tick = -1
-            payloads.setdefault(-1, self._delta_payload(state, -1))
+            if -1 not in payloads:
+                payloads[-1] = self._delta_payload(state, -1)
+            if payloads[-1] is None:
+                return None  # not even that fits: nothing to send this time
         self.snapshots_full += base_tick == -1
         return DeltaSnapshot(self.tick, slot.inputs.last_applied_seq, self.roster_version,
                              0 if base_tick == -1 else (self.tick - base_tick) & U32, payloads[base_tick],

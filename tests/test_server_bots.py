@@ -153,5 +153,23 @@ def test_a_baseline_beyond_what_the_wire_can_name_is_not_used() -> None:
     oldest = next(iter(game.server.sent_states))
     assert game.server.tick - oldest > MAX_BASELINE_AGO
     slot.snapshot_tick_known = oldest
-    message = game.server._snapshot_for(slot, game.server.rules.encode_state(game.server.world), {})
+    server = game.server
+    message = server._snapshot_for(slot, server.rules.encode_state(server.world), {}, server._baselines_worth_encoding())
     assert isinstance(message, DeltaSnapshot) and message.baseline_ago == 0
+
+
+def test_clients_claiming_many_baselines_cannot_buy_more_than_a_few_encodings(monkeypatch) -> None:
+    from netcode import snapshot_codec
+    from netcode.server import MAX_ENCODINGS_PER_SNAPSHOT
+    game = Game(ServerConfig(max_per_ip=16), bot_count=0)
+    for i in range(12):
+        game.join(f"p{i}")
+    game.run(2.0)
+    kept = list(game.server.sent_states)
+    calls = []
+    real = snapshot_codec.encode
+    monkeypatch.setattr(snapshot_codec, "encode", lambda *a: calls.append(a[3]) or real(*a))
+    for slot, tick in zip(game.server.clients.values(), kept[-12:]):
+        slot.snapshot_tick_known = tick  # twelve different claims, all of ticks we still hold
+    game.server._send_snapshots(game.clock.now())
+    assert len(calls) == MAX_ENCODINGS_PER_SNAPSHOT  # seven baselines and one "against nothing"
