@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", type=player_name, default=socket.gethostname()[:MAX_NAME_CHARS] or "player",
                         help="your name on screen (default: this computer's name)")
     parser.add_argument("--headless", action="store_true", help="no window and no sound (tests, benchmarks)")
+    parser.add_argument("--mute", action="store_true", help="start with sound off (M toggles it)")
     parser.add_argument("--bot", choices=BOT_NAMES, help="let a bot play instead of the keyboard")
     parser.add_argument("--seed", type=int, default=1, help="seed for the random bot (default %(default)s)")
     parser.add_argument("--duration", type=float, metavar="S",
@@ -260,7 +261,7 @@ def play(args: argparse.Namespace, link, host: str, port: int, join_hint: str, s
     options = ClientOptions(name=args.name, smooth_ms=args.smooth_ms, interp_ms=args.interp_ms,
                             trace_path=args.trace)
     client = GameClient(transport, (resolve(host), port), options, switches, clock.now())
-    loop = LoopOptions(fps=args.fps, duration_s=args.duration, join_hint=join_hint)
+    loop = LoopOptions(fps=args.fps, duration_s=args.duration, join_hint=join_hint, mute=args.mute)
     bot = make_bot(args.bot, args.seed) if args.bot else None
     try:
         if args.headless:

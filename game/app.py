@@ -32,6 +32,7 @@ class LoopOptions:
     fps: int = 60
     duration_s: float | None = None
     join_hint: str = ""  # shown on the HUD when hosting: how friends join (one HUD line per line)
+    mute: bool = False  # start with sound off (M toggles it live)
 
 
 def hud_lines(client: GameClient, fps: float, join_hint: str) -> list[str]:
@@ -114,7 +115,8 @@ class UiToggles:
 
 def open_window(title: str):
     """Open the game's one pygame window (the arena's size); the start screen and the game share it."""
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # we have no sound; keep SDL quiet about it
+    if os.environ.get("SDL_VIDEODRIVER") == "dummy":  # a screen nobody sees: a speaker nobody hears
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
 
@@ -146,15 +148,19 @@ def run_window(client: GameClient, options: LoopOptions, bot: Bot | None = None,
     import pygame
 
     from .render import Renderer
+    from .render_sounds import Sounds
 
     pygame.display.set_caption(f"netcode arena: {client.options.name}")
+    sounds = Sounds.create(mute=options.mute)  # never raises: silent without an audio device
+    if sounds.reason:
+        print(f"sound off: {sounds.reason}", flush=True)
     try:
-        _window_loop(client, options, bot, screen, Renderer(screen), screenshot_path)
+        _window_loop(client, options, bot, screen, Renderer(screen), screenshot_path, sounds)
     finally:
         close_window()
 
 
-def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> None:
+def _window_loop(client, options, bot, screen, renderer, screenshot_path, sounds) -> None:
     import pygame
 
     from . import controls
@@ -165,7 +171,7 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> Non
     pacer = FramePacer(clock, options.fps, client.session.transport)
     fps = float(options.fps)
     while True:
-        if not _handle_events(client, toggles):
+        if not _handle_events(client, toggles, sounds):
             break
         now = clock.now()
         dt_s = now - last_s
@@ -174,6 +180,8 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> Non
             fps += HUD_SMOOTHING * (1.0 / dt_s - fps)
         source = bot or (lambda n, pos: controls.input_bits(pygame.key.get_pressed()))
         view = client.frame(now, dt_s, source)
+        for name in view.sounds:
+            sounds.play(name)
         _decorate(view, client, toggles, fps, options.join_hint)
         renderer.draw(view)
         pygame.display.flip()
@@ -184,7 +192,7 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path) -> Non
         pygame.image.save(screen, screenshot_path)
 
 
-def _handle_events(client: GameClient, toggles: UiToggles) -> bool:
+def _handle_events(client: GameClient, toggles: UiToggles, sounds) -> bool:
     """Apply key toggles; False when the player asked to quit."""
     import pygame
 
@@ -203,6 +211,8 @@ def _handle_events(client: GameClient, toggles: UiToggles) -> bool:
             toggles.net_graph = not toggles.net_graph
         elif event.key == controls.HELP_KEY:
             toggles.help = not toggles.help
+        elif event.key == controls.MUTE_KEY:
+            sounds.toggle_mute()
     return True
 
 

@@ -70,18 +70,23 @@ class GameClient:
                                            self.feel.corrections_px.count, self.session.snapshots_received))
         self.last_facts = facts
         view = self._build_view(facts)
-        view.messages = self._messages(now)
+        view.sounds = self._take_events(now)
+        view.messages = [text for _, text in self.messages]
         return view
 
-    def _messages(self, now: float) -> list[str]:
+    def _take_events(self, now: float) -> list[str]:
+        """The server's new events into the message feed; returns the sounds they call for."""
+        sounds = []
         for event in self.session.take_events():
             self.events_heard.append(event)
             text = event_text(event)
             if text is not None:
                 self.messages.append((now + MESSAGE_SHOWN_S, text))
+                if event[1] != self.session.player_id:  # our own arrival needs no chime
+                    sounds.append(event[0])  # "join" or "leave"
         while self.messages and self.messages[0][0] <= now:
             self.messages.popleft()
-        return [text for _, text in self.messages]
+        return sounds
 
     def _link_facts(self, now: float) -> LinkFacts:
         session = self.session

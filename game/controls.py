@@ -29,6 +29,7 @@ TOGGLE_KEYS = {
 GHOSTS_KEY = pygame.K_g
 GRAPH_KEY = pygame.K_n
 HELP_KEY = pygame.K_F1
+MUTE_KEY = pygame.K_m
 
 #: The start screen (``game.app_start``): key -> action, one per key press. Esc and F1 do there
 #: what they do in the game; W/S choose too, for hands already on WASD.
@@ -53,7 +54,7 @@ def input_bits(pressed: pygame.key.ScancodeWrapper) -> int:
 
 def help_lines() -> list[str]:
     lines = ["WASD / arrows  move", "F1  show or hide this help", "G  ghosts: server positions",
-             "N  net graph", "Esc  quit", ""]
+             "N  net graph", "M  sound on / off", "Esc  quit", ""]
     for key, (_, text) in TOGGLE_KEYS.items():
         lines.append(f"{pygame.key.name(key)}  toggle {text}")
     return lines

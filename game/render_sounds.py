@@ -56,7 +56,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-SOUND_NAMES = ("tag", "tagged", "pickup", "round_start", "round_end", "miss")
+SOUND_NAMES = ("tag", "tagged", "pickup", "round_start", "round_end", "miss", "join", "leave")
 MIN_SAMPLE_RATE = 8000
 BUFFER_SAMPLES = 512  # mixer buffer: 512 samples is about 12 ms at 44.1 kHz, so cues feel instant
 MAX_OVERTONE_SHARE = 0.45  # leave out overtones above this share of the sample rate (no aliasing)
@@ -134,6 +134,14 @@ def _round_end(n: int, rate: int) -> np.ndarray:
     return _melody((392.00, 311.13, 261.63), (1, 1, 2), n, rate, BRASS, _Shape(0.006, 3.0, 0.03))
 
 
+def _join(n: int, rate: int) -> np.ndarray:
+    return _melody((587.33, 880.00), (1, 2), n, rate, ((1, 1.0), (3, 0.1)), _Shape(0.004, 6.0, 0.02))
+
+
+def _leave(n: int, rate: int) -> np.ndarray:
+    return _melody((880.00, 587.33), (1, 2), n, rate, ((1, 1.0), (3, 0.1)), _Shape(0.004, 6.0, 0.02))
+
+
 def _miss(n: int, rate: int) -> np.ndarray:
     return _tone(_glide(900.0, 300.0, n), rate, ((1, 1.0),)) * _envelope(n, rate, _Shape(0.002, 40.0, 0.012))
 
@@ -146,6 +154,8 @@ _SPECS: dict[str, tuple[float, float, Callable[[int, int], np.ndarray]]] = {
     "round_start": (0.40, 0.5, _round_start),
     "round_end": (0.40, 0.5, _round_end),
     "miss": (0.04, 0.3, _miss),
+    "join": (0.18, 0.35, _join),  # someone else joined
+    "leave": (0.18, 0.35, _leave),  # someone else left
 }
 DURATION_S = {name: spec[0] for name, spec in _SPECS.items()}
 

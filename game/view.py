@@ -40,5 +40,6 @@ class FrameView:
     switches: dict[str, bool] = field(default_factory=dict)  # e.g. {"prediction": True, ...}
     status: str = ""  # a centred banner, e.g. "Connecting to 127.0.0.1:7777..." or a refusal
     messages: list[str] = field(default_factory=list)  # top centre, newest last: "alice joined"
+    sounds: list[str] = field(default_factory=list)  # cues to play this frame (game.render_sounds names)
     help_lines: list[str] = field(default_factory=list)  # shown as an overlay when non-empty
     net_graph: NetGraph | None = None  # drawn when not None

@@ -32,3 +32,18 @@ def test_event_words() -> None:
 def test_events_of_any_shape_the_channel_allows_are_ignored_not_fatal() -> None:
     for odd in (None, 7, True, b"x", [], ["join"], ["join", 1, 2], ["join", 1, "\x1b[2J"]):
         assert event_text(odd) is None
+
+
+def test_a_friend_arriving_or_leaving_chimes_and_our_own_arrival_does_not() -> None:
+    from game import sim
+    from game.client import ClientOptions, GameClient
+    from netcode.protocol import Accept
+    from netcode.transport import MemoryNetwork
+
+    client = GameClient(MemoryNetwork().endpoint(("10.0.0.2", 5000)), ("10.0.0.1", 7777), ClientOptions(name="me"),
+                        Switches(), 0.0)
+    client.session.accept = Accept(3, 60, 30, sim.RULES_HASH, 0)
+    client.session.events.extend([["join", 3, "me"], ["join", 4, "bob"], ["leave", 4, "bob"], 7])
+    assert client._take_events(1.0) == ["join", "leave"]
+    assert [text for _, text in client.messages] == ["me joined", "bob joined", "bob left"]
+    assert client._take_events(7.0) == [] and not client.messages  # shown for 5 s, then gone

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RATES = (22050, 44100, 48000)
 #: What issue 10 asked for, written down independently of the module's own table.
 EXPECTED_S = {"tag": 0.12, "tagged": 0.20, "pickup": 0.15, "round_start": 0.40, "round_end": 0.40,
-              "miss": 0.04}
+              "miss": 0.04, "join": 0.18, "leave": 0.18}
 
 
 def dominant_hz(wave: np.ndarray, rate: int) -> float:
@@ -86,7 +86,7 @@ def test_pickup_rises():
 
 
 def test_round_start_goes_up_and_round_end_goes_down():
-    for name, rising in (("round_start", True), ("round_end", False)):
+    for name, rising in (("round_start", True), ("round_end", False), ("join", True), ("leave", False)):
         wave = synthesize(name, 44100)
         quarter = len(wave) // 4
         first, last = dominant_hz(wave[:quarter], 44100), dominant_hz(wave[-quarter:], 44100)
