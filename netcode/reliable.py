@@ -268,11 +268,15 @@ class ReliableSender:
         while self._queue and self._queue[0].acked:
             self._queue_bytes -= self._queue.popleft().size
             self._base += 1
+        if not self._queue:
+            self._in_flight.clear()  # every event arrived: what other packets carried is moot
         self.events_acked += newly
         return newly
 
     def on_acks(self, ack: int, ack_bits: int) -> int:
         """``on_packet_acked`` for every packet a received header's ``ack``/``ack_bits`` names."""
+        if not self._in_flight:
+            return 0  # the usual case: no events out, nothing to look up (this runs for every packet)
         return sum(self.on_packet_acked(seq) for seq in acked_sequences(ack, ack_bits))
 
 

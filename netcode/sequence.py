@@ -14,6 +14,7 @@ from __future__ import annotations
 SEQ_MODULO = 1 << 16
 HALF_RANGE = SEQ_MODULO // 2
 ACK_BITS = 32
+ALL_ACK_BITS = (1 << ACK_BITS) - 1
 NO_ACK = -1  # the ack field before any packet from the peer has arrived
 MAX_SEQ_JUMP = 1024  # a peer never skips more (17 s of packets at 60 a second, beyond any timeout)
 
@@ -72,6 +73,8 @@ def acked_sequences(ack: int, ack_bits: int) -> list[int]:
     """Every sequence number an (ack, ack_bits) pair acknowledges, newest first."""
     if ack == NO_ACK:
         return []
+    if ack_bits == ALL_ACK_BITS:  # the usual case (nothing lost), on every packet: no bit tests
+        return [(ack - i) % SEQ_MODULO for i in range(ACK_BITS + 1)]
     acked = [ack]
     for i in range(ACK_BITS):
         if ack_bits & (1 << i):

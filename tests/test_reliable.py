@@ -261,7 +261,7 @@ def test_every_unacked_event_rides_in_every_packet_until_acked() -> None:
     assert (sender.oldest_unacked, sender.pending, sender.events_acked) == (3, 1, 3)
     assert sender.events_for_packet(12, 500) == EventBatch(3, [[3]])
     assert sender.on_acks(12, 0) == 1  # a header's ack/ack_bits, as Connection receives them
-    assert sender.pending == 0 and sender.packets_tracked == 1  # packet 11 is no use, but bounded
+    assert sender.pending == 0 and sender.packets_tracked == 0  # packet 11 is no use: forgotten once all arrived
     assert sender.events_for_packet(13, 500) == EventBatch(4, [])
     assert sender.on_packet_acked(11) == 0
 

@@ -33,7 +33,7 @@ the server's. Here one process runs N real client sessions, each with its own UD
   (``HeldSends``).
 * **A short ramp.** Each client has its own socket, so the server's connect limiter (8 requests a
   second per *address*, which is IP and port) never holds one back, and 16 joins a tick are 32
-  connect requests, well inside the server's 256 datagrams a tick. What a slow ramp costs is the
+  connect requests, well inside the server's 512 datagrams a tick. What a slow ramp costs is the
   player list: every join changes it, and the server sends it again with every snapshot until the
   client's inputs acknowledge it, so while clients keep joining every snapshot brings the list
   (128 names, in parts) to every client. At 128 clients, 4 a tick sometimes tipped the generator
