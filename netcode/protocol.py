@@ -271,7 +271,7 @@ def _list(value: Any, lo: int, hi: int, field: str) -> list[Any]:
 
 
 _PREFIX = msgpack.packb(PROTOCOL_ID)  # b"\xcd\x4e\x43": item 0 of every datagram of ours
-_ARRAY_MARKERS = [bytes([b]) for b in range(0x90, 0xA0)] + [b"\xdc", b"\xdd"]
+_ARRAY_MARKERS = bytes(range(0x90, 0xA0)) + b"\xdc\xdd"  # fixarray, array 16, array 32
 MAX_ARRAY_MARKERS = 96  # far above any request a client sends (a name and a cookie hold at most ~50)
 
 
@@ -285,7 +285,7 @@ def precheck(data: bytes) -> None:
     """
     if len(data) < 4 or not 0x94 <= data[0] <= 0x9F or data[1:4] != _PREFIX:
         raise PacketError("not_ours")
-    if sum(data.count(marker) for marker in _ARRAY_MARKERS) > MAX_ARRAY_MARKERS:
+    if len(data) - len(data.translate(None, _ARRAY_MARKERS)) > MAX_ARRAY_MARKERS:  # one pass, in C
         raise PacketError("too_nested")
 
 
