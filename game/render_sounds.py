@@ -51,6 +51,8 @@ is a typo in the caller, not a missing device, and it should fail in a test, not
 """
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -198,6 +200,24 @@ def to_mixer_array(wave: np.ndarray, size: int, channels: int) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(samples[:, None], channels, axis=1))
 
 
+@contextmanager
+def _c_stderr_quiet():
+    """Silence what C libraries write to file descriptor 2 for a moment (our own ``reason`` says
+    in one line what went wrong). Python's ``sys.stderr`` is untouched."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 at all: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class Sounds:
     """The game's cues, ready to play. Make one with ``Sounds.create``; ``Sounds()`` is silent."""
 
@@ -221,7 +241,8 @@ class Sounds:
         try:
             mixer = pygame.mixer
             if mixer.get_init() is None:
-                mixer.init(buffer=BUFFER_SAMPLES)
+                with _c_stderr_quiet():  # ALSA prints a dozen lines when there is no sound card
+                    mixer.init(buffer=BUFFER_SAMPLES)
             init = mixer.get_init()
             if init is None:
                 return cls(muted=mute, reason="the mixer did not open")
