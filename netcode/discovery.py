@@ -65,6 +65,7 @@ REQUEST_INTERVAL_S = 0.5
 NONCES_KEPT = 4  # a reply may answer any of the last 4 rounds (2 s)
 FORGET_AFTER_S = 3.0  # a game not heard from for 6 rounds has gone
 REPLIES_PER_IP_PER_S = 10  # a browser reaches a server by at most 2 targets from one address: 4/s
+MAX_GAMES_FOUND = 256  # games a browser lists at once (the rest are dropped until some go quiet)
 MAX_REQUESTS_PER_POLL = 64  # a flood is looked at 64 datagrams at a time; the rest are dropped
 
 _MAGIC_BYTES = msgpack.packb(DISCOVERY_MAGIC)  # b"\xceNCLD"
@@ -326,6 +327,9 @@ class Browser:
         self.replies += 1
         ping_ms = (now - sent_s) * 1000.0
         game = self.found.get(reply.server_id)
+        if game is None and len(self.found) >= MAX_GAMES_FOUND:
+            self.dropped["too_many_games"] += 1  # anyone on the LAN can answer: the list stays bounded
+            return
         if game is None:
             self.found[reply.server_id] = FoundGame(addr[0], reply.game_port, reply.name, reply.players,
                                                     reply.max_players, ping_ms, reply.protocol_version,

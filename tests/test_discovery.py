@@ -263,6 +263,21 @@ def test_the_browser_prefers_a_lan_address_to_loopback_for_the_same_server() -> 
     assert [g.host for g in browser.games(0.001)] == ["192.168.1.20"]
 
 
+def test_the_browser_lists_a_bounded_number_of_games_whoever_answers() -> None:
+    from netcode.discovery import MAX_GAMES_FOUND
+    net = MemoryNetwork()
+    browser = Browser(net.endpoint(BROWSER), ["127.0.0.1"], 7778, nonce=lambda: 1)
+    liar = net.endpoint(("192.168.1.66", 7778))  # anyone on the LAN sees our broadcast's nonce
+    browser.poll(0.0)
+    for server_id in range(MAX_GAMES_FOUND + 44):
+        liar.send(encode_reply(Reply(1, server_id, "fake", 7777, 0, 16, PROTOCOL_VERSION, PREFIX)), BROWSER, 0.001)
+        if server_id % 32 == 31:
+            browser.poll(0.001)
+    browser.poll(0.001)
+    assert len(browser.games(0.001)) == MAX_GAMES_FOUND
+    assert browser.dropped["too_many_games"] == 44
+
+
 def test_discovery_hosts_and_game_name() -> None:
     hosts = discovery_hosts()
     assert hosts[-3:] == ["255.255.255.255", "127.255.255.255", "127.0.0.1"]
@@ -299,7 +314,7 @@ def test_a_real_server_is_found_over_loopback_with_its_port_and_players() -> Non
         udp = UdpTransport("127.0.0.1", 0, broadcast=True)
         try:
             browser = Browser(udp, ["127.0.0.1"], server.discovery_port)
-            games = browser.run(clock, 0.7)
+            games = browser.run(clock, 1.2)  # rounds at 0, 0.5 and 1.0 s
         finally:
             udp.close()
         player.disconnect(clock.now())
@@ -310,8 +325,8 @@ def test_a_real_server_is_found_over_loopback_with_its_port_and_players() -> Non
     assert (game.host, game.port, game.name, game.players, game.max_players) == \
         ("127.0.0.1", server.port, "testgame", 1, 8)
     assert game.protocol_version == PROTOCOL_VERSION and game.rules_prefix == PREFIX
-    assert 0 < game.ping_ms < 200
-    assert browser.rounds == 2 and browser.dropped == {}
+    assert 0 < game.ping_ms < 500  # loopback: well under 1 ms on a quiet machine
+    assert browser.rounds >= 2 and not +browser.dropped
     assert server.discovery.answered >= 2
 
 
