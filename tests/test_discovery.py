@@ -325,7 +325,7 @@ def test_a_real_server_is_found_over_loopback_with_its_port_and_players() -> Non
     assert (game.host, game.port, game.name, game.players, game.max_players) == \
         ("127.0.0.1", server.port, "testgame", 1, 8)
     assert game.protocol_version == PROTOCOL_VERSION and game.rules_prefix == PREFIX
-    assert 0 < game.ping_ms < 500  # loopback: well under 1 ms on a quiet machine
+    assert 0 <= game.ping_ms < 500  # loopback: under 1 ms, 0.0 when the reply came within the poll that asked
     assert browser.rounds >= 2 and not +browser.dropped
     assert server.discovery.answered >= 2
 
