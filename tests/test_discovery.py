@@ -327,7 +327,7 @@ def test_a_real_server_is_found_over_loopback_with_its_port_and_players() -> Non
     assert game.protocol_version == PROTOCOL_VERSION and game.rules_prefix == PREFIX
     assert 0 <= game.ping_ms < 500  # loopback: under 1 ms, 0.0 when the reply came within the poll that asked
     assert browser.rounds >= 2 and not +browser.dropped
-    assert server.discovery.answered >= 2
+    assert server.discovery.answered >= 1
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="loopback broadcast (127.255.255.255) is Linux's")
