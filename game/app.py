@@ -2,8 +2,9 @@
 
 Theory of operation: both loops do the same three things every frame: measure the frame time on
 the monotonic clock, call ``GameClient.frame`` (network, fixed ticks, prediction, smoothing,
-interpolation, time dilation) and show the result. The window samples the keyboard at each client tick and
-renders with ``Renderer``; the headless loop asks a bot for input, paces itself to the same frame
+interpolation, time dilation) and show the result. The window samples the keyboard at each client tick,
+renders with ``Renderer`` and plays the sounds the view asks for (``render_sounds.Sounds``,
+silent without an audio device; M mutes); the headless loop asks a bot for input, paces itself to the same frame
 rate with sleeps, and never imports pygame, so it runs on a machine with no display or sound. A
 timed headless run releases the keys for its last ``SETTLE_S``, so every player ends at rest and
 its final position can be compared exactly with the server's.

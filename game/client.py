@@ -4,7 +4,9 @@ Theory of operation: all the netcode techniques and their wiring live in
 ``netcode.client_frame.ClientFrame``, which knows nothing about this game beyond its
 ``GameRules``. ``GameClient.frame`` runs one of those frames, lets the feel meter measure it,
 writes the trace line if asked, and turns the plain positions into a ``FrameView`` for the
-renderer: names from the roster, ghosts from the newest snapshot, a status banner.
+renderer: names from the roster, ghosts from the newest snapshot, a status banner. It also takes
+the server's events (joins, leaves) from the session: a line each in the message feed for
+``MESSAGE_SHOWN_S``, and a chime to play when it is somebody else who came or went.
 """
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ the same ``HostedServer``: a real UDP socket, optionally wrapped in the link con
 ``ServerSession`` of our arena rules, and the fixed-timestep loop on the monotonic clock, run in
 the calling thread or in a background one. ``lan_addresses`` lists this machine's IPv4 addresses
 by asking the network interfaces (no packet is sent), so friends know what to type.
+``add_server_bots`` gives the session its seeded random bots (``--bots``).
 
 LAN discovery (``netcode/discovery.py``): the server also binds the discovery port, shared with
 any other server on this machine, and a small thread of its own answers "which games are here?"

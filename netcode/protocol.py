@@ -14,7 +14,11 @@ until the accept: see "Proof of address" below. ``seq`` /
 anything arrived). ``ack_delay_100us`` is how long the sender held ``ack`` before this reply
 (QUIC's ack delay), so the peer can subtract it and measure the true round trip rather than
 the round trip plus our send interval. ``body`` is an array whose layout depends on ``type`` (see the message
-classes below).
+classes below). A snapshot's state travels either as plain integers (``Snapshot``) or as a
+``DeltaSnapshot``: bytes that only a client holding the named baseline can read
+(``snapshot_codec.py``), which is why the accept tells the client the state's layout. The
+server's snapshots and keep-alives may carry one more, last body item: a batch of reliable events
+(``reliable.py``), present only when there are events to send.
 
 Proof of address (as in netcode.io): a connect request gets nothing but a ``Challenge`` carrying a
 *cookie*, an HMAC of the sender's address and the current time bucket under a secret only the

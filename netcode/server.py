@@ -20,14 +20,21 @@ newest input number of *that* client applied (so it can reconcile), its input le
 lead, and the state. With the delta codec (the default, ``snapshot_codec.py``) the state is
 encoded against the newest snapshot the client says it has (its inputs echo that tick), if the
 server still remembers it (the newest ``BASELINES_KEPT`` snapshots, as many as a client keeps),
-else against nothing. Clients that hold the
-same baseline get the same bytes, so each snapshot is encoded once per distinct baseline, not
-once per client. With the full codec the state goes as plain integers. With a ``tracer`` set, every tick is also written down (the true
-positions and the inputs applied), so tools can compare what clients drew with the truth.
+the wire can name it (``MAX_BASELINE_AGO`` ticks) and the delta fits a datagram; else against
+nothing. Clients that hold the same baseline get the same bytes, so each snapshot is encoded once
+per distinct baseline (at most ``MAX_ENCODINGS_PER_SNAPSHOT``), not once per client. With the
+full codec the state goes as plain integers. With a ``tracer`` set, every tick is also written
+down (the true positions and the inputs applied), so tools can compare what clients drew with
+the truth.
+
 A client silent for ``TIMEOUT_S`` is dropped and its slot freed; the player list ("roster") is
-versioned and resent with snapshots until the client echoes the version back. Events (a player
-joined or left) go on each client's reliable channel (``reliable.py``): they ride the snapshots
-and keep-alives until the client's acks show a packet carrying them arrived.
+versioned and resent, in parts, with snapshots until the client echoes the version back. Events
+(a player joined or left) go on each client's reliable channel (``reliable.py``): they ride the
+snapshots and keep-alives until the client's acks show a packet carrying them arrived.
+
+Server bots (``add_bot``) are players the server plays itself: each tick, before the step, each
+bot's brain gives one input, which goes into ``step`` beside the clients' inputs, so everyone sees
+bots as ordinary remote players. A person joining while another is connected sends one away.
 """
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def test_a_random_bot_remembers_a_bounded_plan() -> None:
 def test_a_removal_that_removes_another_client_never_removes_it_twice() -> None:
     from netcode.connection import TIMEOUT_S
     game = Game(bot_count=0)
-    alice, bob = game.join("alice"), game.join("bob")
+    game.join("alice"), game.join("bob")
     game.run(1.0)
     bob_slot = next(s for s in game.server.clients.values() if s.name == "bob")
     while bob_slot.events_out.pending < 256:  # bob has acknowledged nothing for a long time

@@ -203,7 +203,6 @@ def test_a_delta_that_would_not_fit_a_datagram_goes_against_nothing() -> None:
         base += [i, x, y, 1365, 1365]
         now += [i, x + 40000, y + 40000, -1365, -1365]
     assert len(encode_delta(rules.state_layout, now, base, 62)) > MAX_DELTA_PAYLOAD_BYTES
-    from netcode.clock import FakeClock
     from netcode.server import ServerConfig, ServerSession
     from netcode.transport import MemoryNetwork
     server = ServerSession(rules, MemoryNetwork().endpoint(("10.0.0.1", 1)), ServerConfig(max_players=128), 0.0)
