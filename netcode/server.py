@@ -263,12 +263,22 @@ class ServerSession:
         slot = ClientSlot(player_id, name, Connection(addr, now, self.cookies.token(addr)), buffer)
         slot.conn.on_receive(header, size_bytes, now)
         self.clients[addr] = slot
+        self.peak_clients = max(self.peak_clients, len(self.clients))
+        self._send(slot, self._accept_for(slot, request.nonce), now)
+        self._player_entered(player_id, name, f"{name!r} joined from {addr[0]}:{addr[1]} as player {player_id}")
+
+    def _player_entered(self, player_id: int, name: str, log_line: str) -> None:
+        """A person or a bot is in: the world, the roster and everyone's event channel learn it."""
         self.world = self.rules.add_player(self.world, player_id)
         self.roster_version += 1
-        self.peak_clients = max(self.peak_clients, len(self.clients))
-        self._log(f"{name!r} joined from {addr[0]}:{addr[1]} as player {player_id}")
-        self._send(slot, self._accept_for(slot, request.nonce), now)
+        self._log(log_line)
         self._tell_everyone(["join", player_id, name])
+
+    def _player_left(self, player_id: int, name: str, log_line: str) -> None:
+        self.world = self.rules.remove_player(self.world, player_id)
+        self.roster_version += 1
+        self._log(log_line)
+        self._tell_everyone(["leave", player_id, name])
 
     def _on_repeated_connect(self, slot: ClientSlot, request: ConnectRequest, now: float) -> None:
         """Our accept was lost and the client asks again: answer, never start over."""
@@ -340,10 +350,7 @@ class ServerSession:
         self.departed_wait_ms.merge(slot.inputs.wait_ms)
         self.departed_skipped += slot.inputs.skipped
         self.clients.pop(slot.conn.addr, None)
-        self.world = self.rules.remove_player(self.world, slot.player_id)
-        self.roster_version += 1
-        self._log(event)
-        self._tell_everyone(["leave", slot.player_id, slot.name])
+        self._player_left(slot.player_id, slot.name, event)
 
     def _tell_everyone(self, event: list) -> None:
         """Queue ``event`` on every client's reliable channel; it rides their next packets."""
@@ -488,18 +495,12 @@ class ServerSession:
             return None
         bot = BotSlot(player_id, self._unique_name(name), brain)
         self.bots[player_id] = bot
-        self.world = self.rules.add_player(self.world, player_id)
-        self.roster_version += 1
-        self._log(f"bot {bot.name!r} joined as player {player_id}")
-        self._tell_everyone(["join", player_id, bot.name])
+        self._player_entered(player_id, bot.name, f"bot {bot.name!r} joined as player {player_id}")
         return player_id
 
     def remove_bot(self, player_id: int, why: str) -> None:
         bot = self.bots.pop(player_id)
-        self.world = self.rules.remove_player(self.world, player_id)
-        self.roster_version += 1
-        self._log(f"bot {bot.name!r} left ({why})")
-        self._tell_everyone(["leave", player_id, bot.name])
+        self._player_left(player_id, bot.name, f"bot {bot.name!r} left ({why})")
 
     def _bot_inputs(self) -> dict[int, list[tuple[int, int]]]:
         """One input per bot per tick, numbered like a client's: the same path through ``step``."""
