@@ -41,7 +41,9 @@ from __future__ import annotations
 import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from .connection import Connection
 from .game_api import GameRules, World
@@ -149,7 +151,7 @@ class ServerSession:
         self.dropped = DropCounter()
         self.peak_clients = 0
         self.snapshot_bytes = RunningMean()  # bytes per player of each snapshot packet
-        self.sent_states: OrderedDict[int, tuple[int, ...]] = OrderedDict()  # tick -> state, the baselines
+        self.sent_states: OrderedDict[int, np.ndarray] = OrderedDict()  # tick -> state rows: the baselines
         self.baselines_per_snapshot = RunningMean()  # distinct baselines (encodings) per snapshot tick
         self.snapshots_full = 0  # snapshots sent with no baseline
         self.snapshots_sent = 0
@@ -408,7 +410,7 @@ class ServerSession:
         if payloads:
             self.baselines_per_snapshot.add(len(payloads))
 
-    def _delta_payload(self, state: tuple[int, ...], base_tick: int) -> bytes | None:
+    def _delta_payload(self, state: Sequence[int] | np.ndarray, base_tick: int) -> bytes | None:
         """``state`` against the baseline of ``base_tick`` (-1: nothing); None if it cannot fit.
 
         A baseline long ago (a client that lost a second of snapshots, or one that lies about what
@@ -423,7 +425,8 @@ class ServerSession:
     def _remember_state(self, state: tuple[int, ...]) -> None:
         if self.config.snapshot_codec != "delta":
             return
-        self.sent_states[self.tick] = state
+        # As rows, once: every encoding this tick (and later, as a baseline) reads them.
+        self.sent_states[self.tick] = snapshot_codec.as_rows(self.rules.state_layout, state)
         while len(self.sent_states) > snapshot_codec.BASELINES_KEPT:
             self.sent_states.popitem(last=False)
 
@@ -455,11 +458,11 @@ class ServerSession:
         if base_tick not in encodable:
             base_tick = -1
         if base_tick not in payloads:
-            payloads[base_tick] = self._delta_payload(state, base_tick)
+            payloads[base_tick] = self._delta_payload(self.sent_states[self.tick], base_tick)
         if payloads[base_tick] is None:  # the delta would not fit a datagram: send against nothing
             base_tick = -1
             if -1 not in payloads:
-                payloads[-1] = self._delta_payload(state, -1)
+                payloads[-1] = self._delta_payload(self.sent_states[self.tick], -1)
             if payloads[-1] is None:
                 return None  # not even that fits: nothing to send this time
         self.snapshots_full += base_tick == -1
