@@ -22,6 +22,7 @@ from game.app_lab import MODES as LAB_MODES
 from game.app_lab import LabOptions, run_lab
 from game.app_start import StartOptions, run_start_screen, why_not_joinable
 from game.bots import BOT_NAMES, make_bot
+from game.tag_bots import tagger_bot
 from game.cli import DEFAULT_PORT, player_name, port_number, positive_ms, printable
 from game.client import ClientOptions, GameClient
 from game.server_app import HostedServer, discovery_hosts, lan_addresses
@@ -64,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="your name on screen (default: this computer's name)")
     parser.add_argument("--headless", action="store_true", help="no window and no sound (tests, benchmarks)")
     parser.add_argument("--mute", action="store_true", help="start with sound off (M toggles it)")
-    parser.add_argument("--bot", choices=BOT_NAMES, help="let a bot play instead of the keyboard")
+    parser.add_argument("--bot", choices=BOT_NAMES + ("tagger",),
+                        help="let a bot play instead of the keyboard (tagger: chases, fires the tag beam at "
+                             "players as drawn, and walks into the it when it is not it; for measurements)")
     parser.add_argument("--seed", type=int, default=1, help="seed for the random bot (default %(default)s)")
     parser.add_argument("--duration", type=float, metavar="S",
                         help="quit by itself after S seconds of play (on the start screen: after S seconds "
@@ -262,7 +265,11 @@ def play(args: argparse.Namespace, link, host: str, port: int, join_hint: str, s
                             trace_path=args.trace)
     client = GameClient(transport, (resolve(host), port), options, switches, clock.now())
     loop = LoopOptions(fps=args.fps, duration_s=args.duration, join_hint=join_hint, mute=args.mute)
-    bot = make_bot(args.bot, args.seed) if args.bot else None
+    bot = None
+    if args.bot == "tagger":
+        bot = tagger_bot(client.scene)
+    elif args.bot:
+        bot = make_bot(args.bot, args.seed)
     try:
         if args.headless:
             run_headless(client, bot, loop)

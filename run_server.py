@@ -13,6 +13,7 @@ import sys
 from game.cli import DEFAULT_PORT, buffer_policy, port_number
 from game.server_app import HostedServer, lan_addresses
 from netcode.conditioner_cli import add_link_arguments, settings_or_error
+from netcode.lag_compensation import DEFAULT_CAP_MS
 from netcode.server import SNAPSHOT_CODECS, ServerConfig
 from netcode.stats import write_stats_json
 
@@ -33,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="players the server plays itself, seen by everyone like any other (default %(default)s); "
                              "after the first person, one leaves as each person joins")
     parser.add_argument("--keep-bots", action="store_true", help="bots stay when people join (until the server is full)")
+    parser.add_argument("--no-lag-compensation", action="store_true",
+                        help="judge tag beams against where players are now, not where the shooter's screen "
+                             "showed them (the switch for lag compensation; see docs/netcode.md)")
+    parser.add_argument("--lag-cap-ms", type=int, default=DEFAULT_CAP_MS, metavar="MS",
+                        help="lag compensation rewinds at most this far (default %(default)s ms)")
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop by itself after S seconds")
     parser.add_argument("--input-buffer", type=buffer_policy, default="adaptive", metavar="adaptive|off|TICKS",
                         help="how inputs are scheduled: adaptive (default) aims each client's inputs at just "
@@ -53,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     link = settings_or_error(args, parser)
     try:
         config = ServerConfig(args.tick_rate, args.snapshot_rate, args.max_players, args.input_buffer,
-                              args.max_per_ip, args.snapshot_codec, args.keep_bots)
+                              args.max_per_ip, args.snapshot_codec, args.keep_bots,
+                              not args.no_lag_compensation, args.lag_cap_ms)
         if not 0 <= args.bots <= config.max_players:
             raise ValueError(f"bots must be 0..{config.max_players} (the player slots), got {args.bots}")
     except ValueError as exc:
@@ -64,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(1, f"run_server.py: cannot listen on UDP {args.bind}:{args.port}: {exc.strerror or exc}\n")
     print(f"Server on UDP port {server.port}, {config.tick_rate} Hz, {config.snapshot_rate} snapshots/s, "
           f"{config.max_players} slots, input buffer {config.input_buffer}, "
-          f"{config.snapshot_codec} snapshots.", flush=True)
+          f"{config.snapshot_codec} snapshots, lag compensation "
+          f"{f'up to {config.lag_cap_ms} ms' if config.lag_compensation else 'off'}.", flush=True)
     for address in lan_addresses() or ["127.0.0.1"]:
         print(f"  friends join with:  python run_client.py --host {address} --port {server.port}", flush=True)
     logging.basicConfig(level=args.log_level.upper(), format="  %(levelname)s %(message)s", stream=sys.stdout)

@@ -112,6 +112,7 @@ class UiToggles:
     ghosts: bool = False
     net_graph: bool = False
     help: bool = False
+    mouse_moved: bool = False  # this frame: the mouse aims for a while after it moves
 
 
 def open_window(title: str):
@@ -168,6 +169,7 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path, sounds
 
     clock = MonotonicClock()
     toggles = UiToggles()
+    aim = controls.Aim()
     start_s = last_s = clock.now()
     pacer = FramePacer(clock, options.fps, client.session.transport)
     fps = float(options.fps)
@@ -179,7 +181,7 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path, sounds
         last_s = now
         if dt_s > 0:
             fps += HUD_SMOOTHING * (1.0 / dt_s - fps)
-        source = bot or (lambda n, pos: controls.input_bits(pygame.key.get_pressed()))
+        source = bot or _keyboard(client, aim, toggles.mouse_moved, now)
         view = client.frame(now, dt_s, source)
         for name in view.sounds:
             sounds.play(name)
@@ -193,13 +195,30 @@ def _window_loop(client, options, bot, screen, renderer, screenshot_path, sounds
         pygame.image.save(screen, screenshot_path)
 
 
+def _keyboard(client: GameClient, aim, mouse_moved: bool, now: float):
+    """The input source for a person: keys, Space to fire, aimed by ``aim`` (mouse or facing)."""
+    import pygame
+
+    from . import controls
+
+    pressed = pygame.key.get_pressed()
+    client.show_scoreboard = bool(pressed[controls.SCOREBOARD_KEY])
+    mouse = pygame.mouse.get_pos() if pygame.mouse.get_focused() else None
+    drawn = client.last_facts.local_drawn if client.last_facts is not None else None
+    client.aim = aim.update(now, controls.input_bits(pressed), mouse, mouse_moved, drawn)
+    return lambda n, pos: controls.game_bits(pygame.key.get_pressed(), client.aim)
+
+
 def _handle_events(client: GameClient, toggles: UiToggles, sounds) -> bool:
     """Apply key toggles; False when the player asked to quit."""
     import pygame
 
     from . import controls
 
+    toggles.mouse_moved = False
     for event in pygame.event.get():
+        if event.type == pygame.MOUSEMOTION:
+            toggles.mouse_moved = True
         if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
             return False
         if event.type != pygame.KEYDOWN:

@@ -5,8 +5,12 @@ Theory of operation: all the netcode techniques and their wiring live in
 ``GameRules``. ``GameClient.frame`` runs one of those frames, lets the feel meter measure it,
 writes the trace line if asked, and turns the plain positions into a ``FrameView`` for the
 renderer: names from the roster, ghosts from the newest snapshot, a status banner. It also takes
-the server's events (joins, leaves) from the session: a line each in the message feed for
-``MESSAGE_SHOWN_S``, and a chime to play when it is somebody else who came or went.
+the server's events (joins, leaves, tags, pickups, rounds) from the session: a line each in the
+message feed for ``MESSAGE_SHOWN_S``, and a sound cue.
+
+Tag (``client_tag.py``): who is it, shields, scores, pickups and the round clock are drawn from the
+newest snapshot's state, the server's word; our own shots are judged on our screen the moment our
+prediction fires them, then marked with the server's verdict.
 """
 from __future__ import annotations
 
@@ -22,9 +26,11 @@ from netcode.switches import Switches
 from netcode.trace import JsonlTrace, client_record
 from netcode.transport import Address, Transport
 
-from . import sim
+from . import client_tag, sim, tag
+from .client_tag import ShotBook
 from .netgame import SimRules
-from .view import DrawnPlayer, FrameView, Ghost
+from .tag_bots import Scene
+from .view import DrawnPickup, DrawnPlayer, FrameView, Ghost
 
 __all__ = ["ClientOptions", "GameClient", "InputSource", "Switches"]
 
@@ -63,6 +69,10 @@ class GameClient:
         self.last_facts: FrameFacts | None = None
         self.messages: deque[tuple[float, str]] = deque(maxlen=MESSAGES_SHOWN)  # (shown until, text)
         self.events_heard: deque[list] = deque(maxlen=256)  # the server's newest events, for tests and tools
+        self.shots = ShotBook()
+        self.aim = 0  # the direction our beam fires in (tag.AIM_STEPS steps), set by whoever drives the keys
+        self.show_scoreboard = False  # Tab held
+        self.drawn_before: dict[int, tuple[float, float]] = {}  # remote players as the last frame drew them
 
     def frame(self, now: float, dt_s: float, input_source: InputSource) -> FrameView:
         facts = self.net.frame(now, dt_s, input_source)
@@ -70,25 +80,49 @@ class GameClient:
         if self.trace is not None and facts.playing:
             self.trace.write(client_record(facts, self.session.player_id, self.net.rules.tick_rate,
                                            self.feel.corrections_px.count, self.session.snapshots_received))
+        self._judge_our_shots(facts, now)
+        self.drawn_before = dict(facts.remotes) if facts.playing else self.drawn_before
         self.last_facts = facts
         view = self._build_view(facts)
         view.sounds = self._take_events(now)
         view.messages = [text for _, text in self.messages]
+        if facts.playing:
+            self._add_tag_view(view, facts, now)
         return view
+
+    def _judge_our_shots(self, facts: FrameFacts, now: float) -> None:
+        """Each shot our prediction fired this frame, against what the last frame showed."""
+        world = self.session.newest_world
+        for seq, origin in facts.shots:
+            bits = next(b for s, b in facts.inputs if s == seq)
+            taggable = client_tag.taggable_ids(world) if world is not None else ()
+            self.shots.on_fire(seq, origin, tag.aim_of(bits), self.drawn_before, taggable, now)
+        self.shots.expire(now)
 
     def _take_events(self, now: float) -> list[str]:
         """The server's new events into the message feed; returns the sounds they call for."""
         sounds = []
         for event in self.session.take_events():
             self.events_heard.append(event)
-            text = event_text(event)
+            text, sound = self._words_for(event)
             if text is not None:
                 self.messages.append((now + MESSAGE_SHOWN_S, text))
-                if event[1] != self.session.player_id:  # our own arrival needs no chime
-                    sounds.append(event[0])  # "join" or "leave"
+            if sound is not None:
+                sounds.append(sound)
         while self.messages and self.messages[0][0] <= now:
             self.messages.popleft()
         return sounds
+
+    def _words_for(self, event: list) -> tuple[str | None, str | None]:
+        me = self.session.player_id
+        if isinstance(event, list) and len(event) == 3 and event[0] == "shot":
+            return None, self.shots.on_verdict(event[1], event[2])
+        text = event_text(event)
+        if text is not None:  # a join or a leave: our own arrival needs no chime
+            return text, None if event[1] == me else event[0]
+        if isinstance(event, list) and event and all(isinstance(v, (int, str)) for v in event):
+            return client_tag.event_words(event, self.session.roster, me)
+        return None, None
 
     def _link_facts(self, now: float) -> LinkFacts:
         session = self.session
@@ -109,6 +143,40 @@ class GameClient:
             view.players.append(DrawnPlayer(pid, names.get(pid, f"player{pid}"), x, y))
         view.ghosts = self._ghosts()
         return view
+
+    def _add_tag_view(self, view: FrameView, facts: FrameFacts, now: float) -> None:
+        """Tag's part of the picture, from the newest snapshot (the server's state)."""
+        world, names, me = self.session.newest_world, self.session.roster, self.session.player_id
+        phys = self.net.rules.physics
+        by_id = {p.id: p for p in world.players}
+        for drawn in view.players:
+            p = by_id.get(drawn.player_id)
+            if p is not None:
+                drawn.it, drawn.shield, drawn.boosted = p.tag.it, p.tag.shield, p.tag.boost > 0
+                drawn.immune = p.tag.immune_until > world.tick
+        view.pickups = [DrawnPickup(k.x / sim.SUBPX, k.y / sim.SUBPX, "boost" if k.kind == tag.BOOST else "shield")
+                        for k in world.pickups]
+        view.beams = self.shots.beams(now)
+        view.round_line, view.round_banner = client_tag.round_words(world, phys, names, me)
+        if self.show_scoreboard or view.round_banner:
+            view.scoreboard = client_tag.scoreboard(world, names, me)
+        mine = self._predicted_me()
+        if mine is not None and mine.tag.it and facts.local_drawn is not None:
+            view.aim_px = client_tag.beam_end(facts.local_drawn, self.aim)
+
+    def _predicted_me(self) -> sim.Player | None:
+        predictor = self.net.predictor
+        if predictor is None or predictor.world is None:
+            return None
+        return predictor.world.player(self.session.player_id)
+
+    def scene(self) -> Scene | None:
+        """What a client bot may know (``tag_bots.tagger_bot``): our screen and our tag state."""
+        facts, world, mine = self.last_facts, self.session.newest_world, self._predicted_me()
+        if facts is None or not facts.playing or world is None or mine is None:
+            return None
+        return Scene(facts.local_drawn, dict(self.drawn_before), mine.tag.it, mine.tag.reload == 0,
+                     client_tag.its(world), client_tag.taggable_ids(world))
 
     def _ghosts(self) -> list[Ghost]:
         world = self.session.newest_world
@@ -131,7 +199,11 @@ class GameClient:
     def stats(self) -> dict[str, object]:
         """Every figure of this client, for ``--stats-json``."""
         ended = {"ended": self.session.reason or None}  # "quit" when the player (or --duration) ended it
-        return self.feel.stats() | self.session.figures(self.feel.elapsed_s) | self.net.final_figures() | ended
+        world = self.session.newest_world
+        shown = {"scores_shown": client_tag.scores_by_name(world, self.session.roster) if world else {},
+                 "scores_tick": world.tick if world else -1}  # the snapshot those scores are from
+        return (self.feel.stats() | self.session.figures(self.feel.elapsed_s) | self.net.final_figures()
+                | self.shots.figures() | shown | ended)
 
     def close(self) -> None:
         if self.trace is not None:

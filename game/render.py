@@ -8,10 +8,13 @@ everything is (predicted, smoothed, interpolated positions in float pixels) and 
 with a hand-made view, and nothing in it can affect the simulation.
 
 Layers, back to front: the arena (walls and obstacles, the same ``game.sim`` rectangles the
-simulation collides with), player bodies, ghosts (outlines of where the server says a player is),
-names, then the overlays: HUD, technique switches, net graph, help and the status banner. Ghosts
-sit above bodies on purpose: the gap between a body and its ghost *is* the lesson (prediction
-error, interpolation delay), so it must stay visible even when they overlap.
+simulation collides with), pickups, player bodies with their tag marks, ghosts (outlines of where
+the server says a player is), the aim line and beams, names, then the overlays: HUD, event feed,
+technique switches, net graph, round line, scoreboard and round banner, help and the status
+banner. Ghosts sit above bodies on purpose: the gap between a body and its ghost *is* the lesson
+(prediction error, interpolation delay), so it must stay visible even when they overlap. The tag
+game's own marks (who is it, shields, boosts, pickups, beams, the round and the scores) are
+painted by ``game.render_tag``; this module decides only where in the layers they go.
 
 Speed: a frame must cost well under 5 ms with 16 players on a small machine. Three things keep it
 cheap. The arena never changes, so it is drawn once into a surface of the target's pixel format
@@ -34,6 +37,7 @@ import pygame
 from game.sim import (ARENA_H_PX, ARENA_W_PX, OBSTACLES, PLAYER_RADIUS_PX, SUBPX, WALL_PX, WALLS,
                       Rect)
 from game.render_netgraph import NET_GRAPH_W_PX, NetGraphPainter
+from game.render_tag import TagPainter
 from game.view import DrawnPlayer, FrameView, Ghost
 
 Colour = tuple[int, int, int]
@@ -104,6 +108,10 @@ def _covers_a_player(rect: pygame.Rect, players: Sequence[DrawnPlayer]) -> bool:
     reach = PLAYER_RADIUS_PX + 4  # body plus the local ring
     size = 2 * reach
     return any(rect.colliderect(p.x_px - reach, p.y_px - reach, size, size) for p in players)
+
+
+def _local_player(players: Sequence[DrawnPlayer]) -> DrawnPlayer | None:
+    return next((p for p in players if p.is_local), None)
 
 
 def _lighten(colour: Colour, share: float) -> Colour:
@@ -184,13 +192,17 @@ class Renderer:
             "name": pygame.font.Font(None, 20),
             "small": pygame.font.Font(None, 18),
             "banner": pygame.font.Font(None, 40),
+            "title": pygame.font.Font(None, 28),
+            "badge": pygame.font.Font(None, 18),
         }
+        fonts["badge"].set_bold(True)  # two letters on a small tag must still read at a glance
         self._line_px = {role: font.get_linesize() + 2 for role, font in fonts.items()}
         self._text = TextCache(fonts)
         self._arena = _render_arena(surface)
         self._ghost_sprites: dict[Colour, pygame.Surface] = {}
         self._graph = NetGraphPainter(surface, self._text, _darken_panel,
                                       right_px=ARENA_W_PX - MARGIN_PX, bottom_px=ARENA_H_PX - MARGIN_PX, pad_px=PAD_PX)
+        self._tag = TagPainter(surface, self._text, _darken_panel, margin_px=MARGIN_PX, pad_px=PAD_PX)
 
     @property
     def palette(self) -> list[Colour]:
@@ -202,14 +214,18 @@ class Renderer:
     def draw(self, view: FrameView) -> None:
         """Paint one frame. Reads ``view`` only."""
         self._surface.blit(self._arena, (0, 0))
+        self._tag.draw_pickups(view.pickups)
         self._draw_bodies(view.players)
         self._draw_ghosts(view.ghosts)
-        self._draw_names(view.players)
+        self._tag.draw_aim(_local_player(view.players), view.aim_px)
+        self._tag.draw_beams(view.beams)
+        self._draw_names(view.players)  # after the hit markers: a marker's ring must not hide a name
         self._draw_hud(view.hud_lines, view.players)
         self._draw_messages(view.messages, view.players)
         self._draw_switches(view.switches, view.net_graph is not None)
         if view.net_graph is not None:
             self._graph.draw(view.net_graph, _covers_a_player(self._graph.panel, view.players))
+        self._draw_round(view)
         help_rect = self._draw_help(view.help_lines) if view.help_lines else None
         if view.status:
             self._draw_status(view.status, help_rect)
@@ -220,9 +236,11 @@ class Renderer:
         # The local player goes last so it is never hidden under a remote one.
         for p in sorted(players, key=lambda p: p.is_local):
             centre = (round(p.x_px), round(p.y_px))
+            self._tag.draw_under_body(p, centre)
             pygame.draw.circle(self._surface, self.colour_of(p.player_id), centre, PLAYER_RADIUS_PX)
             if p.is_local:
                 pygame.draw.circle(self._surface, LOCAL_RING, centre, PLAYER_RADIUS_PX + 4, 2)
+            self._tag.draw_over_body(p, centre)
 
     def _draw_ghosts(self, ghosts: Sequence[Ghost]) -> None:
         offset = PLAYER_RADIUS_PX + 1
@@ -248,6 +266,8 @@ class Renderer:
             bottom = round(p.y_px) - PLAYER_RADIUS_PX - 6
             left = round(p.x_px) - label.get_width() // 2
             self._surface.blit(label, (left, bottom - label.get_height()))
+            if p.it:
+                self._tag.draw_it_badge(round(p.x_px), bottom - label.get_height())
 
     # --- overlays ----------------------------------------------------------------------------
 
@@ -301,6 +321,15 @@ class Renderer:
             self._surface.blit(label, (x + PAD_PX, text_y))
             self._surface.blit(state, (x + 2 * PAD_PX + label.get_width(), text_y))
             x += chip_w + 4
+
+    def _draw_round(self, view: FrameView) -> None:
+        """Round line top right; scoreboard and banner centred, the banner above the scoreboard."""
+        if view.round_line:
+            panel = self._tag.round_line_rect(view.round_line)
+            self._tag.draw_round_line(view.round_line, _covers_a_player(panel, view.players))
+        board = self._tag.draw_scoreboard(view.scoreboard)
+        if view.round_banner:
+            self._tag.draw_banner(view.round_banner, board)
 
     def _draw_help(self, lines: Sequence[str]) -> pygame.Rect:
         """Centred help. A run of two or more spaces splits a line into key and description

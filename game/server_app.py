@@ -5,7 +5,7 @@ the same ``HostedServer``: a real UDP socket, optionally wrapped in the link con
 ``ServerSession`` of our arena rules, and the fixed-timestep loop on the monotonic clock, run in
 the calling thread or in a background one. ``lan_addresses`` lists this machine's IPv4 addresses
 by asking the network interfaces (no packet is sent), so friends know what to type.
-``add_server_bots`` gives the session its seeded random bots (``--bots``).
+``add_server_bots`` gives the session its bots that play tag (``--bots``, ``game.tag_bots``).
 
 LAN discovery (``netcode/discovery.py``): the server also binds the discovery port, shared with
 any other server on this machine, and a small thread of its own answers "which games are here?"
@@ -38,7 +38,7 @@ DISCOVERY_WAIT_S = 0.25  # how often the discovery thread looks at its stop flag
 DISCOVERY_FLOOD_PAUSE_S = 0.05  # after a poll that hit the budget: a flood costs at most 64 decodes per 50 ms
 ASSUMED_PREFIX = 24  # when an interface's netmask is unknown: most home networks are a /24
 
-from .bots import random_bot
+from .tag_bots import tag_brain
 from .netgame import SimRules
 
 
@@ -46,9 +46,9 @@ BOT_NAMES = ("Ada", "Boole", "Church", "Dijkstra", "Euler", "Fermat", "Gauss", "
 
 
 def add_server_bots(session: ServerSession, count: int) -> None:
-    """``count`` random-walking bots played by the server itself (``ServerSession.add_bot``)."""
+    """``count`` bots that play tag, played by the server itself (``ServerSession.add_bot``)."""
     for i in range(count):
-        if session.add_bot(f"bot {BOT_NAMES[i % len(BOT_NAMES)]}", random_bot(1000 + i)) is None:
+        if session.add_bot(f"bot {BOT_NAMES[i % len(BOT_NAMES)]}", tag_brain(1000 + i)) is None:
             break  # the server is full
 
 

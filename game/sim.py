@@ -9,8 +9,12 @@ inputs give the same state, bit for bit" true on every machine:
 * All positions and velocities are integers in fixed-point units of 1/256 pixel (``SUBPX``).
   Square roots use ``math.isqrt``; divisions truncate toward zero. No floats touch the state.
 * Players are kept sorted by id and always processed in that order, never in hash or identity
-  order. There is no randomness yet; when there is, its generator state will live in ``World``.
+  order. The one source of chance (pickups, who starts a round as it) is a generator whose state
+  lives in the world (``World.round.rng``), so it travels in snapshots like any other state.
 * Nothing here reads a clock, the frame rate or which player is local.
+
+The game played on top of the movement, tag, is in ``tag.py``: ``step`` moves everyone, pushes
+them apart, then runs tag's phases (beam shots, touches, pickups, the round clock).
 
 Movement is driven per *input*, not per tick: ``step`` moves each player once for every input it
 is given (usually one; none when that player's input has not arrived; two during a bounded
@@ -46,6 +50,9 @@ import struct
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
+from . import tag
+from .tag import Pickup, Round, Shot, Tag, TagTimes
+
 SUBPX = 256  # fixed-point units per pixel
 
 ARENA_W_PX = 1280
@@ -61,11 +68,14 @@ FRICTION_PX_S2 = 1600
 # 3: player pushes come from a grid broad phase, so a pair shoved into contact by an earlier push
 #    in the same tick waits for the next tick (see the module docstring); 128 spawn points; a push
 #    between players is rounded away from the other player (a sub-pixel overlap used to get none).
-RULES_VERSION = 3
+# 4: the game of tag (tag.py): fire and aim bits, tag state, rounds, pickups, boosted speed.
+RULES_VERSION = 4
 
-# Input bits: one per direction. Opposite directions cancel.
+# Input bits: one per direction (opposite directions cancel); bit 4 fires the tag beam and bits
+# 5..10 aim it (``tag.fire_bits``).
 UP, DOWN, LEFT, RIGHT = 1, 2, 4, 8
 INPUT_MASK = UP | DOWN | LEFT | RIGHT
+MAX_INPUT_BITS = (1 << 11) - 1
 
 # 1/sqrt(2) in 1/256 units, so a diagonal accelerates no faster than a straight line.
 DIAGONAL_256 = 181
@@ -167,6 +177,9 @@ class Physics:
     accel: int  # subpx per tick per tick
     friction: int  # subpx per tick per tick
     radius: int  # subpx
+    boost_max_speed: int  # subpx per tick, while a boost pickup lasts
+    boost_accel: int
+    times: TagTimes  # the game's timers, in ticks
 
     @staticmethod
     def for_tick_rate(tick_rate: int) -> "Physics":
@@ -178,6 +191,9 @@ class Physics:
             accel=max(1, ACCEL_PX_S2 * SUBPX // (tick_rate * tick_rate)),
             friction=max(1, FRICTION_PX_S2 * SUBPX // (tick_rate * tick_rate)),
             radius=PLAYER_RADIUS_PX * SUBPX,
+            boost_max_speed=MAX_SPEED_PX_S * tag.BOOST_PERCENT * SUBPX // (100 * tick_rate),
+            boost_accel=max(1, ACCEL_PX_S2 * tag.BOOST_PERCENT * SUBPX // (100 * tick_rate * tick_rate)),
+            times=TagTimes.for_tick_rate(tick_rate),
         )
 
 
@@ -188,12 +204,18 @@ class Player:
     y: int
     vx: int = 0  # subpx per tick
     vy: int = 0
+    tag: Tag = Tag()  # "it", score, timers: see tag.py
 
 
 @dataclass(frozen=True)
 class World:
     tick: int = 0
     players: tuple[Player, ...] = field(default_factory=tuple)  # always sorted by id
+    round: Round = Round()
+    pickups: tuple[Pickup, ...] = ()  # sorted by slot
+    # What the step that made this world did: not state (never sent, hashed or compared).
+    happened: tuple[tuple, ...] = field(default=(), compare=False)
+    shots: tuple[Shot, ...] = field(default=(), compare=False)
 
     def player(self, player_id: int) -> Player | None:
         for p in self.players:
@@ -205,9 +227,14 @@ class World:
 def _rules_fingerprint() -> str:
     numbers = (RULES_VERSION, SUBPX, ARENA_W_PX, ARENA_H_PX, PLAYER_RADIUS_PX, MAX_SPEED_PX_S,
                ACCEL_PX_S2, FRICTION_PX_S2, DIAGONAL_256)
+    game = (tag.ROUND_S, tag.INTERMISSION_S, tag.START_GRACE_MS, tag.COOLDOWN_MS, tag.FREEZE_MS, tag.IMMUNE_MS,
+            tag.SHIELD_IMMUNE_MS, tag.BOOST_MS, tag.BOOST_PERCENT, tag.BEAM_RANGE_PX, tag.BEAM_HALF_WIDTH_PX,
+            tag.TOUCH_SLACK_PX, tag.PICKUP_REACH_PX, tag.PICKUP_EVERY_S, tag.MAX_PICKUPS, tag.TAG_POINTS,
+            tag.TAGGED_POINTS, tag.IT_AT_END_POINTS, tag.RNG_SEED, *(n for v in tag.AIM_VECTORS_256 for n in v))
     solids = tuple(n for r in SOLIDS for n in (r.x0, r.y0, r.x1, r.y1))
     spawns = tuple(n for s in SPAWNS_PX for n in s)
-    data = struct.pack(f"<{len(numbers) + len(solids) + len(spawns)}q", *numbers, *solids, *spawns)
+    data = struct.pack(f"<{len(numbers) + len(game) + len(solids) + len(spawns)}q",
+                       *numbers, *game, *solids, *spawns)
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
@@ -249,18 +276,19 @@ def _approach_zero(v: int, amount: int) -> int:
 # These work on plain integers ``x, y, vx, vy`` and build one ``Player`` at the end: copying a
 # frozen dataclass for every small change (``dataclasses.replace``) used to be most of a tick.
 
-def _accelerate(vx: int, vy: int, bits: int, phys: Physics) -> tuple[int, int]:
+def _accelerate(vx: int, vy: int, bits: int, phys: Physics, boosted: bool) -> tuple[int, int]:
     dx = (1 if bits & RIGHT else 0) - (1 if bits & LEFT else 0)
     dy = (1 if bits & DOWN else 0) - (1 if bits & UP else 0)
-    accel = phys.accel * DIAGONAL_256 // 256 if dx and dy else phys.accel
+    accel, max_speed = (phys.boost_accel, phys.boost_max_speed) if boosted else (phys.accel, phys.max_speed)
+    accel = accel * DIAGONAL_256 // 256 if dx and dy else accel
     vx = vx + dx * accel if dx else _approach_zero(vx, phys.friction)
     vy = vy + dy * accel if dy else _approach_zero(vy, phys.friction)
     speed_sq = vx * vx + vy * vy
-    if speed_sq > phys.max_speed * phys.max_speed:
+    if speed_sq > max_speed * max_speed:
         # Round the root *up*: dividing by a floored root would scale to just over the limit.
         speed = math.isqrt(speed_sq - 1) + 1
-        vx = div_trunc(vx * phys.max_speed, speed)
-        vy = div_trunc(vy * phys.max_speed, speed)
+        vx = div_trunc(vx * max_speed, speed)
+        vy = div_trunc(vy * max_speed, speed)
     return vx, vy
 
 
@@ -321,11 +349,11 @@ def _collide_static(x: int, y: int, vx: int, vy: int, radius: int) -> _State:
     return x, y, vx, vy
 
 
-def move_player(p: Player, bits: int, phys: Physics) -> Player:
+def move_player(p: Player, bits: int, phys: Physics, boosted: bool = False) -> Player:
     """Apply one input to one player: accelerate, move, slide off walls and obstacles."""
-    vx, vy = _accelerate(p.vx, p.vy, bits & INPUT_MASK, phys)
+    vx, vy = _accelerate(p.vx, p.vy, bits & INPUT_MASK, phys, boosted)
     x, y, vx, vy = _collide_static(p.x + vx, p.y + vy, vx, vy, phys.radius)
-    return Player(p.id, x, y, vx, vy)
+    return Player(p.id, x, y, vx, vy, p.tag)
 
 
 # --- players pushing each other --------------------------------------------------------------
@@ -394,32 +422,64 @@ def _resolve_players(players: list[Player], phys: Physics) -> list[Player]:
     resolved = []
     for p, x, y in zip(players, xs, ys):
         x, y, vx, vy = _collide_static(x, y, p.vx, p.vy, radius)
-        resolved.append(Player(p.id, x, y, vx, vy))
+        resolved.append(Player(p.id, x, y, vx, vy, p.tag))
     return resolved
 
 
 # --- the step --------------------------------------------------------------------------------
 
-def step(world: World, inputs: Mapping[int, Sequence[int]], phys: Physics) -> World:
+def step(world: World, inputs: Mapping[int, Sequence[int]], phys: Physics,
+         views: tag.Views | None = None) -> World:
     """Advance the world one tick.
 
     ``inputs`` maps a player id to the inputs to apply to that player this tick, in order.
     A player missing from ``inputs`` does not move by itself this tick (its input is late),
-    but can still be pushed by others.
+    but can still be pushed by others. ``views`` judges tag beams (see ``tag.py``): without it,
+    shots fire but hit nobody.
     """
-    moved = []
+    tick = world.tick + 1
+    playing = world.round.playing(tick, phys.times)
+    moved, shots = [], []
     for p in world.players:
-        for bits in inputs.get(p.id, ()):
-            p = move_player(p, bits, phys)
+        for k, bits in enumerate(inputs.get(p.id, ())):
+            p = move_player(p, bits, phys, p.tag.boost > 0)
+            if bits & tag.FIRE or p.tag.reload or p.tag.boost:
+                state, fired = tag.after_input(p.tag, bits, playing, phys.times)
+                p = replace(p, tag=state)
+                if fired:
+                    shots.append(Shot(p.id, k, tag.aim_of(bits), p.x, p.y, tag.UNJUDGED))
         moved.append(p)
     resolved = _resolve_players(moved, phys) if len(moved) > 1 else moved
-    return World(tick=world.tick + 1, players=tuple(resolved))
+    return _play_tag(world, resolved, shots, tick, phys, views)
+
+
+def _play_tag(world: World, players: list[Player], shots: list[Shot], tick: int, phys: Physics,
+              views: tag.Views | None) -> World:
+    """Tag's phases on the moved players; only players whose tag state changed are rebuilt."""
+    table = tag.Table([p.id for p in players], [p.x for p in players], [p.y for p in players],
+                      [p.tag for p in players], tick, phys.times)
+    playing = world.round.playing(tick, phys.times)
+    judged = tag.judge_shots(table, shots, views, phys.radius, SUBPX)
+    if playing and views is not None:  # only a judge tags (a client's prediction does not)
+        tag.touch_tags(table, phys.radius, SUBPX)
+    pickups = tag.take_pickups(table, world.pickups, SUBPX)
+    tag.expire_timers(table)
+    rnd, pickups = tag.run_round(table, world.round, pickups, _PICKUP_SPOTS)
+    players = [p if p.tag is t else replace(p, tag=t) for p, t in zip(players, table.tags)]
+    return World(tick, tuple(players), rnd, pickups, tuple(table.happened), tuple(judged))
+
+
+#: Pickups appear on spawn points (clear of every solid), in subpx.
+_PICKUP_SPOTS: tuple[tuple[int, int], ...] = tuple((x * SUBPX, y * SUBPX) for x, y in SPAWNS_PX)
 
 
 def state_hash(world: World) -> str:
     """A stable fingerprint of the whole state, equal on every machine for equal states."""
-    numbers = [world.tick, len(world.players)]
+    r = world.round
+    numbers = [world.tick, len(world.players), r.start_tick, r.number, r.rng, len(world.pickups)]
     for p in world.players:
-        numbers += (p.id, p.x, p.y, p.vx, p.vy)
+        numbers += (p.id, p.x, p.y, p.vx, p.vy, *p.tag)
+    for k in world.pickups:
+        numbers += k
     data = struct.pack(f"<{len(numbers)}q", *numbers)
     return hashlib.blake2b(data, digest_size=16).hexdigest()

@@ -20,7 +20,9 @@ for a headless bot, and returns ``FrameFacts``: plain positions and numbers, not
    ``alpha`` of the way (Fix Your Timestep's blend; ``alpha`` is the share of the newest tick that
    has elapsed, in ``(0, 1]``), plus the smoothing offset; so its motion is even at any frame rate
    and the newest input always shows. With prediction off it is drawn at the newest snapshot.
-   Remote players are interpolated in the past (``interpolation.py``).
+   Remote players are interpolated in the past (``interpolation.py``). The server time they are
+   drawn at goes out with the next inputs (``view_256``): what the player was looking at when
+   pressing the keys, which the server rewinds to when it judges a shot (``lag_compensation.py``).
 
 Each technique reads its own field of the shared ``Switches`` where it acts, so switches can flip
 between frames. The game supplies only its ``GameRules`` (made from the server's accept).
@@ -70,11 +72,13 @@ class FrameFacts:
     input_seq: int = -1  # the newest input predicted
     drawn_input_seq: int = -1  # the newest input whose effect the drawn player shows
     inputs: list[tuple[int, int]] = field(default_factory=list)  # (seq, bits) sampled this frame
+    shots: list[tuple[int, Point]] = field(default_factory=list)  # (input, where we were) our prediction fired
     corrections_px: list[float] = field(default_factory=list)  # corrections the player could see
     snapshots_arrived: int = 0
     snapshot_tick: int = -1
     remotes: dict[int, Point] = field(default_factory=dict)
     render_time_s: float = 0.0  # the server time remote players are drawn at
+    view_tick: float = -1.0  # the server tick the remote players drawn show (sent with inputs)
     interp_delay_s: float = 0.0
     extrapolated: bool = False
     dilation_pct: float = 0.0
@@ -97,6 +101,7 @@ class ClientFrame:
         self.accumulator_s = 0.0
         self.tick_len_s = 1.0
         self.tick_positions: tuple[Point, Point] | None = None  # our player after the last two ticks
+        self.view_256 = -1  # the server time the last frame drew remote players at, 1/256 tick
 
     def _start(self, accept: Accept) -> None:
         """We are in: build the game's rules and the techniques that need its tick rate."""
@@ -169,9 +174,12 @@ class ClientFrame:
     def _one_tick(self, now: float, input_source: InputSource, facts: FrameFacts) -> None:
         position = self._local_predicted() if self.switches.prediction else self._local_server()
         bits = input_source(self.session.next_input_seq, position)
-        seq = self.session.send_input(bits, now)
+        seq = self.session.send_input(bits, now, self.view_256)
         self.predictor.apply_input(bits)
         facts.inputs.append((seq, bits))
+        if self.predictor.world is not None and any(
+                shot.shooter == self.session.player_id for shot in self.rules.shots(self.predictor.world)):
+            facts.shots.append((seq, self._local_predicted()))
         predicted = self._local_predicted()
         if predicted is not None:
             previous = self.tick_positions[1] if self.tick_positions else predicted
@@ -218,6 +226,10 @@ class ClientFrame:
         facts.snapshot_tick = self.session.newest_snapshot_tick
         facts.remotes = dict(sample.positions)
         facts.render_time_s, facts.interp_delay_s = sample.render_time_s, sample.delay_s
+        # With interpolation off, remote players are drawn at the newest snapshot, whatever the clock.
+        facts.view_tick = (sample.render_time_s * self.rules.tick_rate if self.switches.interpolation
+                           else float(self.session.newest_snapshot_tick))
+        self.view_256 = max(-1, int(facts.view_tick * 256))
         facts.extrapolated = sample.extrapolated
         self._fill_dilation(facts)
 

@@ -178,8 +178,9 @@ class ClientSession:
         self._send(ConnectRequest(self.name, self.rules_hash, self.cookie, self.nonce), now)
         self.last_connect_s = now
 
-    def send_input(self, bits: int, now: float) -> int:
-        """Number ``bits`` as our next input, send it with the unconfirmed ones; returns its number."""
+    def send_input(self, bits: int, now: float, view_256: int = -1) -> int:
+        """Number ``bits`` as our next input, send it with the unconfirmed ones; returns its number.
+        ``view_256``: the server time our screen showed, in 1/256 tick (lag compensation)."""
         seq = self.next_input_seq
         self.next_input_seq += 1
         if not self.unacked or now - self.last_input_s > INPUT_GAP_S:
@@ -191,7 +192,7 @@ class ClientSession:
         # Older unacknowledged inputs ride along until acked; past the newest 32, if the server
         # never got them, it skips them.
         message = Inputs(seq, self.unacked.newest_bits(MAX_REDUNDANT_INPUTS), max(self.roster_version, -1),
-                         self.newest_snapshot_tick)
+                         self.newest_snapshot_tick, view_256)
         self._send(message, now)
         return seq
 

@@ -48,8 +48,11 @@ import msgpack
 from .reliable import EventBatch, decode_events, encode_events
 
 PROTOCOL_ID = 0x4E43  # "NC"
-PROTOCOL_VERSION = 5  # 2: input lead and target; 3: challenge, cookie, token; 4: delta snapshots,
-#                       ack bits sent inverted, roster in parts; 5: reliable events on server packets
+PROTOCOL_VERSION = 6  # 2: input lead and target; 3: challenge, cookie, token; 4: delta snapshots,
+#                       ack bits sent inverted, roster in parts; 5: reliable events on server packets;
+#                       6: inputs carry the view time (lag compensation) and 16 bits each; the state
+#                       layout names the moving entities
+MAX_INPUT_BITS = 0xFFFF  # an input is up to 16 bits; the game decides what they mean
 MAX_PACKET_BYTES = 1200  # below a typical 1500-byte MTU minus IP/UDP headers
 CONNECT_REQUEST_MIN_BYTES = 300
 MAX_NAME_CHARS = 16
@@ -144,6 +147,8 @@ class Inputs(NamedTuple):
     bits: tuple[int, ...]
     roster_version: int  # the roster the client has, so the server stops resending it
     snapshot_tick: int  # newest snapshot tick the client has (-1 none): a baseline for later use
+    view_256: int = -1  # the server time, in 1/256 tick, its screen showed when the newest input
+    #                     was sampled (-1: none yet): what lag compensation rewinds to
 
 
 class Snapshot(NamedTuple):
@@ -209,7 +214,8 @@ def _body(message: Message) -> list[Any]:
 
 def _body_without_events(message: Message) -> list[Any]:
     if isinstance(message, Inputs):
-        return [message.newest_seq, list(message.bits), message.roster_version, message.snapshot_tick]
+        return [message.newest_seq, list(message.bits), message.roster_version, message.snapshot_tick,
+                message.view_256]
     if isinstance(message, Snapshot):
         return [message.tick, message.last_input_seq, message.roster_version, message.input_lead_cticks,
                 message.input_target_cticks, list(message.state)]
@@ -370,16 +376,17 @@ def _decode_accept(body: list[Any]) -> Accept:
 
 
 def _state_layout(value: Any) -> tuple[int, ...]:
-    items = _list(value, 0, 1 + 2 * MAX_DEAD_RECKONING_PAIRS, "state layout")
+    items = _list(value, 0, 2 + 2 * MAX_DEAD_RECKONING_PAIRS, "state layout")
     if not items:
         return ()
-    if len(items) % 2 == 0:
-        raise PacketError("bad_body", "state layout is not [ints per entity, pairs...]")
-    ints_per_entity = _int(items[0], 1, MAX_INTS_PER_ENTITY, "ints per entity")
-    fields = tuple(_int(f, 1, ints_per_entity - 1, "state field") for f in items[1:])
+    if len(items) % 2:
+        raise PacketError("bad_body", "state layout is not [ints per entity, moving ids below, pairs...]")
+    ints_per_entity = _int(items[0], 2, MAX_INTS_PER_ENTITY, "ints per entity")
+    moving_below = _int(items[1], 0, 2**31 - 1, "moving ids below")
+    fields = tuple(_int(f, 1, ints_per_entity - 1, "state field") for f in items[2:])
     if len(set(fields)) != len(fields):
         raise PacketError("bad_body", "a state field appears twice in the layout")
-    return (ints_per_entity,) + fields
+    return (ints_per_entity, moving_below) + fields
 
 
 def _decode_refuse(body: list[Any]) -> Refuse:
@@ -388,11 +395,12 @@ def _decode_refuse(body: list[Any]) -> Refuse:
 
 
 def _decode_inputs(body: list[Any]) -> Inputs:
-    _list(body, 4, 4, "input body")
+    _list(body, 5, 5, "input body")
     bits = _list(body[1], 1, MAX_REDUNDANT_INPUTS, "input bits")
     newest = _int(body[0], len(bits) - 1, U32, "newest_seq")
-    return Inputs(newest, tuple(_int(b, 0, 255, "input bits") for b in bits),
-                  _int(body[2], -1, U32, "roster_version"), _int(body[3], -1, U32, "snapshot_tick"))
+    return Inputs(newest, tuple(_int(b, 0, MAX_INPUT_BITS, "input bits") for b in bits),
+                  _int(body[2], -1, U32, "roster_version"), _int(body[3], -1, U32, "snapshot_tick"),
+                  _int(body[4], -1, U32 * 256, "view_256"))
 
 
 def _events(body: list[Any], fixed_items: int) -> EventBatch | None:

@@ -49,6 +49,7 @@ from .connection import Connection
 from .game_api import GameRules, World
 from .handshake import ConnectLimiter, Cookies
 from .input_buffer import BufferPolicy, InputBuffer
+from .lag_compensation import DEFAULT_CAP_MS, LagCompensator, view_for
 from . import snapshot_codec
 from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_ACK_DELAY_100US, MAX_BASELINE_AGO,
                        MAX_LEAD_CTICKS, MAX_NAME_CHARS,
@@ -87,6 +88,8 @@ class ServerConfig:
     max_per_ip: int = 4  # sessions from one IP address (a few people behind one router)
     snapshot_codec: str = "delta"  # "delta": against the client's newest snapshot; "full": plain ints
     keep_bots: bool = False  # False: a server bot leaves each time a second, third... person joins
+    lag_compensation: bool = True  # judge shots against what the shooter saw (lag_compensation.py)
+    lag_cap_ms: int = DEFAULT_CAP_MS  # rewind no further back than this
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_rate <= 240:
@@ -99,12 +102,14 @@ class ServerConfig:
         if not 1 <= self.max_players <= limit:
             raise ValueError(f"max players must be 1..{limit} with the {self.snapshot_codec} snapshot codec, "
                              f"got {self.max_players}")
+        if not 0 <= self.lag_cap_ms <= 2000:
+            raise ValueError(f"lag compensation cap must be 0..2000 ms, got {self.lag_cap_ms}")
         if not 1 <= self.max_per_ip <= MAX_PLAYERS_ON_WIRE:
             raise ValueError(f"max players per IP address must be 1..{MAX_PLAYERS_ON_WIRE}, got {self.max_per_ip}")
 
 
-#: A server bot's brain: (its input number, its position in px or None) -> input bits.
-BotBrain = Callable[[int, "tuple[float, float] | None"], int]
+#: A server bot's brain: (its input number, the world now, its player id) -> input bits.
+BotBrain = Callable[[int, World, int], int]
 
 
 @dataclass
@@ -125,6 +130,8 @@ class ClientSlot:
     inputs: InputBuffer
     roster_version_known: int = -1
     snapshot_tick_known: int = -1  # the newest snapshot the client says it has: its baseline
+    view_seq: int = -1  # the newest input whose view time we know ...
+    view_256: int = -1  # ... and that view time, in 1/256 tick (lag compensation)
     events_out: ReliableSender = field(default_factory=ReliableSender)  # joins, leaves: resent until acked
 
 
@@ -162,6 +169,9 @@ class ServerSession:
         self.events: list[str] = []  # joins, leaves, timeouts, refusals
         self.on_event: Callable[[str], None] | None = None  # also told every event (tests, tools)
         self.tracer: Callable[[dict[str, Any]], None] | None = None  # gets one record per tick
+        self.lag = LagCompensator(rules, config.tick_rate, config.lag_cap_ms)
+        self.tags_confirmed = 0  # clients' shots that hit someone
+        self.tags_rejected = 0  # clients' shots that hit nobody
 
     # --- receiving -----------------------------------------------------------------------------
 
@@ -215,6 +225,8 @@ class ServerSession:
         if isinstance(message, Inputs):
             slot.inputs.add(message, self.tick + 1, now, self.last_tick_s + 1 / self.config.tick_rate)
             slot.roster_version_known = message.roster_version
+            if message.view_256 >= 0 and message.newest_seq > slot.view_seq:
+                slot.view_seq, slot.view_256 = message.newest_seq, message.view_256
             if message.snapshot_tick <= self.tick:  # a claim from the future cannot be a baseline
                 slot.snapshot_tick_known = max(slot.snapshot_tick_known, message.snapshot_tick)
         elif isinstance(message, Disconnect):
@@ -356,8 +368,11 @@ class ServerSession:
 
     def _tell_everyone(self, event: list) -> None:
         """Queue ``event`` on every client's reliable channel; it rides their next packets."""
+        self._tell(self._slots_by_id(), event)
+
+    def _tell(self, slots: list[ClientSlot], event: list) -> None:
         stuck = []
-        for slot in self._slots_by_id():
+        for slot in slots:
             try:
                 slot.events_out.push(event)
             except EventOverflow:  # hundreds of events never acknowledged: that client is gone
@@ -374,14 +389,48 @@ class ServerSession:
         taken = {slot.player_id: slot.inputs.take_for_tick(tick, now) for slot in self._slots_by_id()}
         taken.update(self._bot_inputs())
         self.world = self.rules.step(self.world, {pid: tuple(bits for _, bits in inputs)
-                                                  for pid, inputs in taken.items()})
+                                                  for pid, inputs in taken.items()}, self._views(taken, tick))
         self.tick = tick
+        self._report_shots(taken)
+        for event in self.rules.events(self.world):
+            self._tell_everyone(event)
         self.last_tick_s = now
         if self.tracer is not None:
             self.tracer(self._trace_record(taken))
         if self._snapshot_due():
             self._send_snapshots(now)
         self._expire_and_keepalive(now)
+
+    def _views(self, taken: dict[int, list[tuple[int, int]]], tick: int):
+        """What each shooter saw, for the step's shots: rewound for clients (lag compensation on),
+        the world before this tick for bots and with the switch off."""
+        slots = {slot.player_id: slot for slot in self.clients.values()}
+        before = self.world
+        now_cache: list = []
+
+        def views(shooter: int, input_index: int):
+            slot = slots.get(shooter)
+            if slot is None or not self.config.lag_compensation or slot.view_256 < 0:
+                if not now_cache:
+                    now_cache.append(self.rules.positions(before))
+                return now_cache[0]
+            seq = taken[shooter][input_index][0]
+            return self.lag.view(view_for(slot.view_seq, slot.view_256, seq), tick)
+
+        return views
+
+    def _report_shots(self, taken: dict[int, list[tuple[int, int]]]) -> None:
+        """Each client's shot verdict to that client (``["shot", input seq, target or -1]``)."""
+        slots = {slot.player_id: slot for slot in self.clients.values()}
+        for verdict in self.rules.shots(self.world):
+            slot = slots.get(verdict.shooter)
+            if slot is None:
+                continue  # a bot's shot
+            hit = verdict.target >= 0
+            self.tags_confirmed += hit
+            self.tags_rejected += not hit
+            seq = taken[verdict.shooter][verdict.input_index][0]
+            self._tell([slot], ["shot", seq, verdict.target if hit else -1])
 
     def _slots_by_id(self) -> list[ClientSlot]:
         return sorted(self.clients.values(), key=lambda s: s.player_id)
@@ -391,6 +440,7 @@ class ServerSession:
         return (self.tick * rate) // tick_rate != ((self.tick - 1) * rate) // tick_rate
 
     def _send_snapshots(self, now: float) -> None:
+        self.lag.remember(self.tick, self.world)  # what clients can draw, for rewinding shots
         state = self.rules.encode_state(self.world)
         self._remember_state(state)
         players = max(1, len(self.clients))
@@ -471,11 +521,13 @@ class ServerSession:
                              lead_cticks, target_cticks)
 
     def _trace_record(self, taken: dict[int, list[tuple[int, int]]]) -> dict[str, Any]:
-        """One tick as the truth: where every player is, and which inputs moved it."""
+        """One tick as the truth: where every player is, which inputs moved it, and the game's
+        figures (scores, wins, round) by player name."""
         return {"tick": self.tick,
                 "players": {str(pid): [e.x_px, e.y_px] for pid, e in sorted(self.rules.entities(self.world).items())},
                 "inputs": {str(pid): [list(i) for i in inputs] for pid, inputs in taken.items()},
-                "buffer": {str(s.player_id): self._buffer_figures(s) for s in self._slots_by_id()}}
+                "buffer": {str(s.player_id): self._buffer_figures(s) for s in self._slots_by_id()},
+                "game": self.rules.summary(self.world, dict(self.roster().players))}
 
     @staticmethod
     def _buffer_figures(slot: ClientSlot) -> list[float | None]:
@@ -507,14 +559,10 @@ class ServerSession:
 
     def _bot_inputs(self) -> dict[int, list[tuple[int, int]]]:
         """One input per bot per tick, numbered like a client's: the same path through ``step``."""
-        if not self.bots:
-            return {}
-        entities = self.rules.entities(self.world)
         taken = {}
         for player_id in sorted(self.bots):
             bot = self.bots[player_id]
-            entity = entities.get(player_id)
-            bits = bot.brain(bot.inputs_made, None if entity is None else (entity.x_px, entity.y_px))
+            bits = bot.brain(bot.inputs_made, self.world, player_id)
             taken[player_id] = [(bot.inputs_made, bits)]
             bot.inputs_made += 1
         return taken
@@ -575,6 +623,11 @@ class ServerSession:
             "refusals": dict(self.refusals),
             "input_ticks": self.input_ticks(),
             "input_buffer_ms_mean": round(self._wait_ms().mean, 2),
+            "lag_compensation": self.config.lag_compensation,
+            "tags_confirmed": self.tags_confirmed,
+            "tags_rejected": self.tags_rejected,
+            **self.lag.figures(),
+            "game": self.rules.summary(self.world, dict(self.roster().players)),
             "final_positions_px": dict(self.final_positions_px) | {s.name: self._position_px(s) for s in self._slots_by_id()},
         }
 

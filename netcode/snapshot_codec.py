@@ -26,7 +26,8 @@ inputs echo the newest snapshot tick it has), and sends only what the baseline d
 4. **Joins and leaves** since the baseline are part of the delta: a count and a bitmap of the
    baseline entities that left; a count of joined entities and their whole records, packed as
    columns (ids as the gaps between them, every column as offsets from its smallest value, in
-   the fewest bits that hold them all). With no baseline (the first snapshot, or a baseline
+   the fewest bits that hold them all, or *sparse* when most of a column is its minimum;
+   movers and the other entities are two groups of columns, see ``StateLayout``). With no baseline (the first snapshot, or a baseline
    too old) every entity is a join, which is a full snapshot in about 8.5 bytes per moving
    entity: 128 players at top speed fit one 1,200-byte datagram at 60 Hz. (A delta against a
    baseline can be *larger* than that, after a second of lost snapshots; the server then sends
@@ -60,20 +61,28 @@ BASELINES_KEPT = 32  # the newest snapshots a server may encode against and a cl
 
 
 class StateLayout(NamedTuple):
-    """How a game's flat state splits into entities, and which fields dead reckoning advances."""
+    """How a game's flat state splits into entities, and which fields dead reckoning advances.
+
+    Entities with ids below ``moving_below`` move (dead reckoning applies to them); the others
+    (a game's records, counters, items on the floor) are predicted unchanged. Joined entities are
+    packed as two column groups, movers and the rest, so a record's small numbers never share a
+    column width with a mover's positions."""
 
     ints_per_entity: int  # field 0 of every entity is its id
     dead_reckoning: tuple[tuple[int, int], ...] = ()  # (position field, velocity field) pairs
+    moving_below: int = MAX_ABS_VALUE  # entity ids below this move
 
     def flat(self) -> tuple[int, ...]:
-        """As the accept carries it: ints per entity, then the pairs."""
-        return (self.ints_per_entity,) + tuple(f for pair in self.dead_reckoning for f in pair)
+        """As the accept carries it: ints per entity, the moving id bound, then the pairs."""
+        return (self.ints_per_entity, self.moving_below) + tuple(f for pair in self.dead_reckoning for f in pair)
 
     @staticmethod
     def from_flat(flat: Sequence[int]) -> "StateLayout | None":
         if not flat:
             return None
-        return StateLayout(flat[0], tuple(zip(flat[1::2], flat[2::2]))).checked()
+        if len(flat) < 2 or len(flat) % 2:
+            raise ValueError(f"state layout {tuple(flat)} is not ints, bound, pairs")
+        return StateLayout(flat[0], tuple(zip(flat[2::2], flat[3::2])), flat[1]).checked()
 
     def checked(self) -> "StateLayout":
         """Itself, if the decoder can undo it: velocities are decoded before the positions they
@@ -81,6 +90,8 @@ class StateLayout(NamedTuple):
         fields = [f for pair in self.dead_reckoning for f in pair]
         if len(set(fields)) != len(fields) or not all(0 < f < self.ints_per_entity for f in fields):
             raise ValueError(f"state layout {self} has a field twice, the id, or one out of range")
+        if not (2 <= self.ints_per_entity <= 64 and 0 <= self.moving_below <= MAX_ABS_VALUE):
+            raise ValueError(f"state layout {self} is out of range")
         return self
 
 
@@ -202,9 +213,10 @@ def predict(layout: StateLayout, baseline: np.ndarray, now: np.ndarray, ticks: i
 
     ``now`` supplies the current velocity fields (the decoder has them before the positions)."""
     guess = baseline.copy()
+    movers = baseline[:, 0] < layout.moving_below
     for p, v in layout.dead_reckoning:
-        then, later = baseline[:, v], now[:, v]
-        guess[:, p] = baseline[:, p] + ((then + later) * ticks + (later - then)) // 2
+        then, later = baseline[movers, v], now[movers, v]
+        guess[movers, p] = baseline[movers, p] + ((then + later) * ticks + (later - then)) // 2
     return guess
 
 
@@ -222,7 +234,11 @@ def encode(layout: StateLayout, state: Sequence[int], baseline: Sequence[int] | 
     joins = rows[~staying]
     out.put_count(len(joins))
     if len(joins):
-        _put_columns(out, joins)
+        movers = joins[:, 0] < layout.moving_below
+        out.put_count(int(movers.sum()))  # the movers come first: ids are sorted
+        for group in (joins[movers], joins[~movers]):
+            if len(group):
+                _put_columns(out, group)
     _put_residuals(out, layout, base[kept_mask], rows[staying], ticks)
     return out.to_bytes()
 
@@ -238,7 +254,13 @@ def _put_columns(out: BitWriter, joins: np.ndarray) -> None:
     out.put(low_codes, bit_widths(low_codes))
     column_widths = bit_widths(offsets).max(axis=0)
     out.put(column_widths.astype(np.uint64), COLUMN_WIDTH_BITS)
-    out.put(offsets, column_widths)  # broadcast: every row uses the column widths
+    # A column that is mostly at its minimum (a timer that is usually off) goes *sparse*: one bit
+    # per row says "not the minimum", and only those rows carry the offset.
+    nonzero = offsets != 0
+    sparse = len(joins) + nonzero.sum(axis=0) * column_widths < len(joins) * column_widths
+    out.put(sparse.astype(np.uint64), 1)
+    out.put(nonzero[:, sparse].T.astype(np.uint64), 1)
+    out.put(offsets, _element_widths(column_widths, sparse, nonzero))
 
 
 def _put_residuals(out: BitWriter, layout: StateLayout, base: np.ndarray, now: np.ndarray,
@@ -272,7 +294,7 @@ def decode_rows(layout: StateLayout, payload: bytes, base: np.ndarray, ticks: in
         kept_mask = reader.take(np.ones(len(base), dtype=np.int64)).astype(bool)
         if int((~kept_mask).sum()) != leaves:
             raise ValueError("leave bitmap disagrees with its count")
-    joins = _take_columns(reader, reader.take_count(MAX_ENTITIES - len(base)), fields)
+    joins = _take_joins(reader, reader.take_count(MAX_ENTITIES - len(base)), fields, layout)
     kept = base[kept_mask]
     now = kept.copy()
     changed = reader.take(np.ones(len(kept), dtype=np.int64)).astype(bool)
@@ -285,14 +307,36 @@ def decode_rows(layout: StateLayout, payload: bytes, base: np.ndarray, ticks: in
     return _merge(now, joins)
 
 
+def _take_joins(reader: BitReader, count: int, fields: int, layout: StateLayout) -> np.ndarray:
+    if not count:
+        return np.zeros((0, fields), dtype=np.int64)
+    movers = reader.take_count(count)
+    joins = np.concatenate([_take_columns(reader, movers, fields), _take_columns(reader, count - movers, fields)])
+    if len(joins) > 1 and not (np.diff(joins[:, 0]) > 0).all():
+        raise ValueError("joined ids are not sorted")
+    if ((joins[:, 0] < layout.moving_below) != (np.arange(count) < movers)).any():
+        raise ValueError("joined movers and the rest disagree with their ids")
+    return joins
+
+
 def _take_columns(reader: BitReader, count: int, fields: int) -> np.ndarray:
     if not count:
         return np.zeros((0, fields), dtype=np.int64)
     lows = unzigzag(reader.take(_widths(reader, fields)))
-    offsets = reader.take(np.tile(_widths(reader, fields), count)).reshape(count, fields)
+    column_widths = _widths(reader, fields)
+    sparse = reader.take(np.ones(fields, dtype=np.int64)).astype(bool)
+    nonzero = np.ones((count, fields), dtype=bool)
+    nonzero[:, sparse] = reader.take(np.ones(count * int(sparse.sum()), dtype=np.int64)).reshape(
+        int(sparse.sum()), count).T.astype(bool)
+    offsets = reader.take(_element_widths(column_widths, sparse, nonzero).ravel()).reshape(count, fields)
     columns = offsets.astype(np.int64) + lows
     columns[:, 0] = np.cumsum(columns[:, 0] + 1) - 1
     return columns
+
+
+def _element_widths(column_widths: np.ndarray, sparse: np.ndarray, nonzero: np.ndarray) -> np.ndarray:
+    """The bits each joined value takes: its column's width, or none for a sparse column's minimum."""
+    return np.where(sparse[None, :] & ~nonzero, 0, column_widths[None, :])
 
 
 def _widths(reader: BitReader, fields: int) -> np.ndarray:

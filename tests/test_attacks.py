@@ -46,10 +46,10 @@ class RecordingRules(SimRules):
         super().__init__(tick_rate)
         self.applied: dict[int, list[int]] = defaultdict(list)
 
-    def step(self, world: sim.World, inputs: Mapping[int, Sequence[int]]) -> sim.World:
+    def step(self, world: sim.World, inputs: Mapping[int, Sequence[int]], views=None) -> sim.World:
         for pid, bits in inputs.items():
             self.applied[pid].extend(bits)
-        return super().step(world, inputs)
+        return super().step(world, inputs, views)
 
 
 class Tap:

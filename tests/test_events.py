@@ -19,7 +19,8 @@ def test_every_client_hears_every_join_once_and_in_order_on_a_bad_link() -> None
         # Everyone who joined at or after us, each once, in the order the server let them in.
         assert [e[1] for e in joins] == sorted(pid for pid in names if pid >= me)
         assert stats[index]["events_missed"] == 0
-        assert stats[index]["events_received"] == len(joins)
+        # Every event, joins and the game's ("it", tags...), arrived once: none lost, none twice.
+        assert stats[index]["events_received"] == len(client.events_heard) >= len(joins)
     assert any(s["snapshot_loss_pct"] > 5 for s in stats)  # the link really lost packets
 
 

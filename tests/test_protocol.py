@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from netcode.clock import FakeClock
 from netcode.reliable import EventBatch
 from netcode.connection import KEEPALIVE_INTERVAL_S, SENT_HISTORY, TIMEOUT_S, Connection
-from netcode.protocol import (COOKIE_BYTES, MAX_BASELINE_AGO, DeltaSnapshot, LEAD_TARGET_NONE, MAX_LEAD_CTICKS, RULES_HASH_CHARS, U64, Challenge, CONNECT_REQUEST_MIN_BYTES, MAX_ACK_DELAY_100US, MAX_HASH_CHARS, MAX_NAME_CHARS,
+from netcode.protocol import (COOKIE_BYTES, MAX_BASELINE_AGO, MAX_INPUT_BITS, DeltaSnapshot, LEAD_TARGET_NONE, MAX_LEAD_CTICKS, RULES_HASH_CHARS, U64, Challenge, CONNECT_REQUEST_MIN_BYTES, MAX_ACK_DELAY_100US, MAX_HASH_CHARS, MAX_NAME_CHARS,
                               MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_REDUNDANT_INPUTS,
                               PROTOCOL_ID, PROTOCOL_VERSION, U32, Accept, ConnectRequest, Disconnect, Header,
                               Inputs, KeepAlive, PacketError, PacketType, Refuse, Roster, Snapshot, decode,
@@ -148,8 +148,9 @@ headers = st.builds(Header, st.just(PROTOCOL_VERSION), st.integers(0, 0xFFFF), s
 
 @st.composite
 def inputs_messages(draw) -> Inputs:
-    bits = tuple(draw(st.lists(st.integers(0, 255), min_size=1, max_size=MAX_REDUNDANT_INPUTS)))
-    return Inputs(draw(st.integers(len(bits) - 1, U32)), bits, draw(st.integers(-1, U32)), draw(st.integers(-1, U32)))
+    bits = tuple(draw(st.lists(st.integers(0, MAX_INPUT_BITS), min_size=1, max_size=MAX_REDUNDANT_INPUTS)))
+    return Inputs(draw(st.integers(len(bits) - 1, U32)), bits, draw(st.integers(-1, U32)), draw(st.integers(-1, U32)),
+                  draw(st.integers(-1, U32 * 256)))
 
 
 #: None (no events), or a batch of one to five small events, as a server sends them.
@@ -161,7 +162,7 @@ messages = st.one_of(
     st.builds(ConnectRequest, printable_name, hash_text, st.one_of(st.just(b""), cookies), st.integers(0, U64)),
     st.builds(Challenge, cookies, st.integers(0, U64)),
     st.builds(Accept, st.integers(0, MAX_PLAYERS_ON_WIRE - 1), st.integers(1, 1000), st.integers(1, 1000),
-              hash_text, u32, st.integers(0, U64), st.sampled_from([(), (5, 1, 3, 2, 4), (2,), (64, 63, 1)])),
+              hash_text, u32, st.integers(0, U64), st.sampled_from([(), (5, 128, 1, 3, 2, 4), (2, 0), (64, 2**31 - 1, 63, 1)])),
     st.builds(Refuse, any_text),
     inputs_messages(),
     st.builds(Snapshot, u32, st.integers(-1, U32), u32,
@@ -329,19 +330,20 @@ def test_header_field_types_and_ranges(index: int, value) -> None:
 
 @pytest.mark.parametrize("ptype,body", [
     # wrong types: bool instead of int, str instead of list, bytes instead of str, floats
-    (PacketType.INPUT, [True, [1], -1, -1]),
-    (PacketType.INPUT, [0, [True], -1, -1]),
-    (PacketType.INPUT, [0, "abc", -1, -1]),
-    (PacketType.INPUT, [0, [1.0], -1, -1]),
-    (PacketType.INPUT, [0, [256], -1, -1]),
-    (PacketType.INPUT, [0, [-1], -1, -1]),
-    (PacketType.INPUT, [0, [], -1, -1]),  # no input at all
-    (PacketType.INPUT, [1, [1, 2, 3], -1, -1]),  # newest_seq would make the first input negative
-    (PacketType.INPUT, [0, [1] * (MAX_REDUNDANT_INPUTS + 1), -1, -1]),  # too long
-    (PacketType.INPUT, [0, [[[[1]]]], -1, -1]),  # nested too deep
-    (PacketType.INPUT, [0, [1], -2, -1]),
-    (PacketType.INPUT, [0, [1], -1]),  # too few fields
-    (PacketType.INPUT, [0, [1], -1, -1, 0]),  # too many fields
+    (PacketType.INPUT, [True, [1], -1, -1, -1]),
+    (PacketType.INPUT, [0, [True], -1, -1, -1]),
+    (PacketType.INPUT, [0, "abc", -1, -1, -1]),
+    (PacketType.INPUT, [0, [1.0], -1, -1, -1]),
+    (PacketType.INPUT, [0, [MAX_INPUT_BITS + 1], -1, -1, -1]),
+    (PacketType.INPUT, [0, [1], -1, -1, -2]),  # a view time before the start
+    (PacketType.INPUT, [0, [-1], -1, -1, -1]),
+    (PacketType.INPUT, [0, [], -1, -1, -1]),  # no input at all
+    (PacketType.INPUT, [1, [1, 2, 3], -1, -1, -1]),  # newest_seq would make the first input negative
+    (PacketType.INPUT, [0, [1] * (MAX_REDUNDANT_INPUTS + 1), -1, -1, -1]),  # too long
+    (PacketType.INPUT, [0, [[[[1]]]], -1, -1, -1]),  # nested too deep
+    (PacketType.INPUT, [0, [1], -2, -1, -1]),
+    (PacketType.INPUT, [0, [1], -1, -1]),  # too few fields (the protocol 5 layout)
+    (PacketType.INPUT, [0, [1], -1, -1, -1, 0]),  # too many fields
     (PacketType.CONNECT_REQUEST, [b"alice", HASH, b"", 0]),
     (PacketType.CONNECT_REQUEST, ["alice", 5, b"", 0]),
     (PacketType.CONNECT_REQUEST, ["a" * (MAX_NAME_CHARS + 1), HASH, b"", 0]),

@@ -48,11 +48,11 @@ class RecordingRules(SimRules):
         self.applied: dict[int, list[int]] = defaultdict(list)
         self.per_tick: list[dict[int, int]] = []
 
-    def step(self, world: sim.World, inputs: Mapping[int, Sequence[int]]) -> sim.World:
+    def step(self, world: sim.World, inputs: Mapping[int, Sequence[int]], views=None) -> sim.World:
         self.per_tick.append({pid: len(bits) for pid, bits in inputs.items()})
         for pid, bits in inputs.items():
             self.applied[pid].extend(bits)
-        return super().step(world, inputs)
+        return super().step(world, inputs, views)
 
 
 class Link:

@@ -177,7 +177,7 @@ def test_rows_of_the_game_layout_match_the_rules() -> None:
         world = rules.add_player(world, pid)
     state = rules.encode_state(world)
     rows = snapshot_codec.as_rows(rules.state_layout, state)
-    assert rows.shape == (3, 5) and list(rows[:, 0]) == [0, 5, 127]
+    assert rows.shape == (4, 5) and list(rows[:, 0]) == [0, 5, 127, 256]  # three players, the round
     assert np.array_equal(rows.ravel(), np.array(state))
 
 

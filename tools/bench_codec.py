@@ -59,6 +59,7 @@ import numpy as np
 
 from game import bots, sim
 from game.netgame import STATE_LAYOUT, SimRules
+from game.tag import TagTimes
 from netcode import protocol, snapshot_codec
 from netcode.protocol import (ACK_BITS_ALL, MAX_BASELINE_AGO, MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, PROTOCOL_ID,
                               PROTOCOL_VERSION, DeltaSnapshot, Header, PacketType, Snapshot)
@@ -84,20 +85,25 @@ EXAMPLE_FIRST_EVENT_ID = 9
 EXAMPLE_EVENTS = [["leave", 5, "eve"], ["join", 3, "dave"]]
 
 
+WARMUP_TICKS = TagTimes.for_tick_rate(TICK_RATE).grace + TICK_RATE // 2
+
+
 # --- recording -----------------------------------------------------------------------------------
 
 def record(players: int, seconds: float, moving: bool, seed: int = SEED) -> list[tuple[int, tuple[int, ...]]]:
-    """``(tick, state)`` of every snapshot of a game of ``players``, moving or idle, from spawn."""
+    """``(tick, state)`` of every snapshot of a game of ``players``, moving or idle, from the end
+    of the round's start grace (``WARMUP_TICKS``: until then the it's countdown changes its record
+    every tick, which is the game's state, not the players')."""
     rules = SimRules(TICK_RATE)
     world = rules.new_world()
     for pid in range(players):
         world = rules.add_player(world, pid)
     drivers = [bots.random_bot(seed * 1000 + pid) if moving else bots.idle_bot() for pid in range(players)]
     snapshots = []
-    for n in range(round(seconds * TICK_RATE)):
+    for n in range(WARMUP_TICKS + round(seconds * TICK_RATE)):
         world = rules.step(world, {pid: [bot(n, None)] for pid, bot in enumerate(drivers)})
         tick = START_TICK + n + 1
-        if tick % SNAPSHOT_EVERY == 0:
+        if n >= WARMUP_TICKS and tick % SNAPSHOT_EVERY == 0:
             snapshots.append((tick, rules.encode_state(world)))
     return snapshots
 

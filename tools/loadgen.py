@@ -96,7 +96,7 @@ from game import sim
 from game.bots import BOT_NAMES, Bot, make_bot
 from game.cli import port_number, printable
 from game.client import ClientOptions, GameClient, make_rules
-from game.netgame import INTS_PER_PLAYER
+from game.netgame import INTS_PER_ENTITY
 from netcode import snapshot_codec
 from netcode.client_frame import ClientFrame, FrameOptions
 from netcode.client_session import ClientSession, ClientState
@@ -370,7 +370,7 @@ class SessionClient(LoadClient):
 
 def _player_position(state: Sequence[int], player_id: int | None) -> tuple[float, float] | None:
     """Our player's position from a snapshot's integers (``game.netgame``: id, x, y, vx, vy each)."""
-    for i in range(0, len(state) - INTS_PER_PLAYER + 1, INTS_PER_PLAYER):
+    for i in range(0, len(state) - INTS_PER_ENTITY + 1, INTS_PER_ENTITY):
         if state[i] == player_id:
             return state[i + 1] / sim.SUBPX, state[i + 2] / sim.SUBPX
     return None
