@@ -22,6 +22,7 @@ from game.app_lab import MODES as LAB_MODES
 from game.app_lab import LabOptions, run_lab
 from game.app_start import StartOptions, run_start_screen, why_not_joinable
 from game.bots import BOT_NAMES, make_bot
+from game.inject_desync import CAUSES
 from game.tag_bots import tagger_bot
 from game.cli import DEFAULT_PORT, player_name, port_number, positive_ms, printable
 from game.client import ClientOptions, GameClient
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bot", choices=BOT_NAMES + ("tagger",),
                         help="let a bot play instead of the keyboard (tagger: chases, fires the tag beam at "
                              "players as drawn, and walks into the it when it is not it; for measurements)")
+    parser.add_argument("--inject-desync", choices=CAUSES, metavar="CAUSE",
+                        help="frame sync demonstration: simulate with a deliberately wrong step, one of "
+                             f"{', '.join(CAUSES)} (see game/inject_desync.py); the server reports the desync")
     parser.add_argument("--seed", type=int, default=1, help="seed for the random bot (default %(default)s)")
     parser.add_argument("--duration", type=float, metavar="S",
                         help="quit by itself after S seconds of play (on the start screen: after S seconds "
@@ -262,7 +266,7 @@ def play(args: argparse.Namespace, link, host: str, port: int, join_hint: str, s
     transport = LinkConditioner(udp, link, args.net_seed) if link.is_active else udp
     switches = Switches(**{name: not getattr(args, f"no_{name}") for name in SWITCH_NAMES})
     options = ClientOptions(name=args.name, smooth_ms=args.smooth_ms, interp_ms=args.interp_ms,
-                            trace_path=args.trace)
+                            trace_path=args.trace, inject_desync=args.inject_desync)
     client = GameClient(transport, (resolve(host), port), options, switches, clock.now())
     loop = LoopOptions(fps=args.fps, duration_s=args.duration, join_hint=join_hint, mute=args.mute)
     bot = None

@@ -13,6 +13,7 @@ import sys
 from game.cli import DEFAULT_PORT, buffer_policy, port_number
 from game.server_app import HostedServer, lan_addresses
 from netcode.conditioner_cli import add_link_arguments, settings_or_error
+from netcode.frame_relay import SYNC_MODES
 from netcode.lag_compensation import DEFAULT_CAP_MS
 from netcode.server import SNAPSHOT_CODECS, ServerConfig
 from netcode.stats import write_stats_json
@@ -39,6 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
                              "showed them (the switch for lag compensation; see docs/netcode.md)")
     parser.add_argument("--lag-cap-ms", type=int, default=DEFAULT_CAP_MS, metavar="MS",
                         help="lag compensation rewinds at most this far (default %(default)s ms)")
+    sync = parser.add_argument_group("frame sync (instead of snapshots: every client simulates, the server relays inputs)")
+    sync.add_argument("--sync", choices=("state",) + tuple(SYNC_MODES), default="state",
+                      help="state (default): the server simulates and sends snapshots; lockstep: clients step "
+                           "each frame once everyone's input is in; rollback: clients predict missing inputs "
+                           "and roll back when wrong (see docs/netcode.md)")
+    sync.add_argument("--input-delay", type=int, default=3, metavar="FRAMES",
+                      help="frame sync: a key acts this many frames after it is pressed (default %(default)s)")
+    sync.add_argument("--max-rollback", type=int, default=8, metavar="FRAMES",
+                      help="rollback: how far a client may run ahead of the last confirmed frame (default %(default)s)")
+    sync.add_argument("--hash-every", type=int, default=4, metavar="FRAMES",
+                      help="frame sync: compare every client's state hash this often (default %(default)s)")
+    sync.add_argument("--on-desync", choices=("continue", "stop"), default="continue",
+                      help="frame sync: after a desync report, play on (default) or end the game")
+    sync.add_argument("--desync-dir", default="desync-reports", metavar="DIR",
+                      help="where desync reports are written (default %(default)s)")
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop by itself after S seconds")
     parser.add_argument("--input-buffer", type=buffer_policy, default="adaptive", metavar="adaptive|off|TICKS",
                         help="how inputs are scheduled: adaptive (default) aims each client's inputs at just "
@@ -60,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = ServerConfig(args.tick_rate, args.snapshot_rate, args.max_players, args.input_buffer,
                               args.max_per_ip, args.snapshot_codec, args.keep_bots,
-                              not args.no_lag_compensation, args.lag_cap_ms)
+                              not args.no_lag_compensation, args.lag_cap_ms, args.sync, args.input_delay,
+                              args.max_rollback, args.hash_every, args.on_desync, args.desync_dir)
         if not 0 <= args.bots <= config.max_players:
             raise ValueError(f"bots must be 0..{config.max_players} (the player slots), got {args.bots}")
     except ValueError as exc:
@@ -72,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Server on UDP port {server.port}, {config.tick_rate} Hz, {config.snapshot_rate} snapshots/s, "
           f"{config.max_players} slots, input buffer {config.input_buffer}, "
           f"{config.snapshot_codec} snapshots, lag compensation "
-          f"{f'up to {config.lag_cap_ms} ms' if config.lag_compensation else 'off'}.", flush=True)
+          f"{f'up to {config.lag_cap_ms} ms' if config.lag_compensation else 'off'}"
+          + (f", {config.sync} with input delay {config.input_delay}" if config.sync != "state" else "") + ".",
+          flush=True)
     for address in lan_addresses() or ["127.0.0.1"]:
         print(f"  friends join with:  python run_client.py --host {address} --port {server.port}", flush=True)
     logging.basicConfig(level=args.log_level.upper(), format="  %(levelname)s %(message)s", stream=sys.stdout)

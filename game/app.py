@@ -39,6 +39,8 @@ class LoopOptions:
 def hud_lines(client: GameClient, fps: float, join_hint: str) -> list[str]:
     session, feel, facts = client.session, client.feel, client.last_facts
     now = feel.now
+    if client.net.frame_sync is not None:
+        return _frame_sync_hud(client, fps, join_hint)
     lines = [f"FPS {fps:4.0f}   RTT {session.conn.rtt_ms:5.1f} ms   server tick {max(0, session.newest_snapshot_tick)}"
              f"   players {len(session.roster)}",
              f"snapshot loss {session.snapshot_loss_pct():4.1f}%   in {session.rate_in.per_s(now) / 1000:5.1f} kB/s"
@@ -51,6 +53,24 @@ def hud_lines(client: GameClient, fps: float, join_hint: str) -> list[str]:
         lines.append(f"input buffer {facts.input_lead_ms:5.1f} ms ({aim})   clock {facts.dilation_pct:+4.1f}%")
     lines.extend(join_hint.splitlines())
     lines.append("F1 help   G ghosts   N net graph   Esc quit")
+    return lines
+
+
+def _frame_sync_hud(client: GameClient, fps: float, join_hint: str) -> list[str]:
+    """Frame sync's HUD: the mode, the input delay, rollbacks, and whom a stall is waiting for."""
+    session, sync = client.session, client.net.frame_sync
+    engine, now = sync.engine, client.feel.now
+    lines = [f"FPS {fps:4.0f}   RTT {session.conn.rtt_ms:5.1f} ms   frame {max(0, engine.head)}"
+             f" (confirmed {max(0, engine.confirmed)})   players {len(session.roster)}",
+             f"{sync.mode}   input delay {engine.input_delay} frames ({engine.input_delay * 1000 * sync.tick_len_s:.0f} ms)"
+             f"   in {session.rate_in.per_s(now) / 1000:5.1f} kB/s   out {session.rate_out.per_s(now) / 1000:5.1f} kB/s",
+             f"rollbacks {engine.stats.rollbacks}   stalled frames {engine.stats.stall_frames}"
+             f"   input to render {client.feel.input_to_render.mean:4.1f} frames"]
+    if sync.stalled and sync.waiting:
+        names = ", ".join(session.roster.get(pid, f"player {pid}") for pid in sync.waiting)
+        lines.append(f"WAITING FOR {names}")
+    lines.extend(join_hint.splitlines())
+    lines.append("F1 help   N net graph   Esc quit")
     return lines
 
 

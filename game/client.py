@@ -28,6 +28,7 @@ from netcode.transport import Address, Transport
 
 from . import client_tag, sim, tag
 from .client_tag import ShotBook
+from .inject_desync import FaultyRules
 from .netgame import SimRules
 from .tag_bots import Scene
 from .view import DrawnPickup, DrawnPlayer, FrameView, Ghost
@@ -39,6 +40,7 @@ __all__ = ["ClientOptions", "GameClient", "InputSource", "Switches"]
 class ClientOptions(FrameOptions):
     name: str = "player"
     trace_path: str | Path | None = None  # write one JSON line per drawn frame here
+    inject_desync: str | None = None  # frame sync demonstrations: a wrong step (game/inject_desync.py)
 
 
 MESSAGE_SHOWN_S = 5.0  # how long "alice joined" stays on screen
@@ -57,12 +59,20 @@ def make_rules(accept: Accept) -> SimRules:
     return SimRules(accept.tick_rate)
 
 
+def rules_maker(options: ClientOptions):
+    """The rules this client simulates with: the real ones, or a deliberately wrong step."""
+    if options.inject_desync is None:
+        return make_rules
+    return lambda accept: FaultyRules(accept.tick_rate, options.inject_desync, accept.client_id)
+
+
 class GameClient:
     def __init__(self, transport: Transport, server: Address, options: ClientOptions,
                  switches: Switches, now: float) -> None:
         self.options = options
         self.switches = switches
-        self.net = ClientFrame(transport, server, options.name, sim.RULES_HASH, make_rules, options, switches, now)
+        self.net = ClientFrame(transport, server, options.name, sim.RULES_HASH, rules_maker(options), options,
+                               switches, now)
         self.session = self.net.session
         self.feel = FeelMeter()
         self.trace = JsonlTrace(options.trace_path) if options.trace_path else None
@@ -92,7 +102,7 @@ class GameClient:
 
     def _judge_our_shots(self, facts: FrameFacts, now: float) -> None:
         """Each shot our prediction fired this frame, against what the last frame showed."""
-        world = self.session.newest_world
+        world = self.net.shown_world
         for seq, origin in facts.shots:
             bits = next(b for s, b in facts.inputs if s == seq)
             taggable = client_tag.taggable_ids(world) if world is not None else ()
@@ -146,7 +156,7 @@ class GameClient:
 
     def _add_tag_view(self, view: FrameView, facts: FrameFacts, now: float) -> None:
         """Tag's part of the picture, from the newest snapshot (the server's state)."""
-        world, names, me = self.session.newest_world, self.session.roster, self.session.player_id
+        world, names, me = self.net.shown_world, self.session.roster, self.session.player_id
         phys = self.net.rules.physics
         by_id = {p.id: p for p in world.players}
         for drawn in view.players:
@@ -165,14 +175,12 @@ class GameClient:
             view.aim_px = client_tag.beam_end(facts.local_drawn, self.aim)
 
     def _predicted_me(self) -> sim.Player | None:
-        predictor = self.net.predictor
-        if predictor is None or predictor.world is None:
-            return None
-        return predictor.world.player(self.session.player_id)
+        world = self.net.own_world
+        return None if world is None else world.player(self.session.player_id)
 
     def scene(self) -> Scene | None:
         """What a client bot may know (``tag_bots.tagger_bot``): our screen and our tag state."""
-        facts, world, mine = self.last_facts, self.session.newest_world, self._predicted_me()
+        facts, world, mine = self.last_facts, self.net.shown_world, self._predicted_me()
         if facts is None or not facts.playing or world is None or mine is None:
             return None
         return Scene(facts.local_drawn, dict(self.drawn_before), mine.tag.it, mine.tag.reload == 0,
@@ -180,6 +188,8 @@ class GameClient:
 
     def _ghosts(self) -> list[Ghost]:
         world = self.session.newest_world
+        if world is None:
+            return []  # frame sync: there are no snapshots to compare with
         return [Ghost(pid, e.x_px, e.y_px, is_local=pid == self.session.player_id)
                 for pid, e in sorted(self.net.rules.entities(world).items())]
 
@@ -199,7 +209,10 @@ class GameClient:
     def stats(self) -> dict[str, object]:
         """Every figure of this client, for ``--stats-json``."""
         ended = {"ended": self.session.reason or None}  # "quit" when the player (or --duration) ended it
-        world = self.session.newest_world
+        if isinstance(self.net.rules, FaultyRules):
+            ended["injected_desync"] = self.net.rules.cause
+            ended["injected_desync_first_frame"] = self.net.rules.first_divergence
+        world = self.net.shown_world
         shown = {"scores_shown": client_tag.scores_by_name(world, self.session.roster) if world else {},
                  "scores_tick": world.tick if world else -1}  # the snapshot those scores are from
         return (self.feel.stats() | self.session.figures(self.feel.elapsed_s) | self.net.final_figures()

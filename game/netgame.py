@@ -136,6 +136,24 @@ class SimRules:
         return {"scores": {name(p.id): p.tag.score for p in world.players},
                 "wins": {name(p.id): p.tag.wins for p in world.players}, "round": world.round.number}
 
+    def describe_differences(self, ours: sim.World, theirs: sim.World) -> list[str]:
+        """Every field that differs between two worlds, in words: what a desync report shows."""
+        lines = [f"{name}: {a} != {b}" for name, a, b in (("tick", ours.tick, theirs.tick),
+                                                           ("round", tuple(ours.round), tuple(theirs.round)),
+                                                           ("pickups", ours.pickups, theirs.pickups)) if a != b]
+        mine, other = {p.id: p for p in ours.players}, {p.id: p for p in theirs.players}
+        for pid in sorted(set(mine) | set(other)):
+            a, b = mine.get(pid), other.get(pid)
+            if a is None or b is None:
+                lines.append(f"player {pid}: {'missing' if b is None else 'extra'} in theirs")
+                continue
+            fields = (("x", a.x, b.x), ("y", a.y, b.y), ("vx", a.vx, b.vx), ("vy", a.vy, b.vy)) + tuple(
+                (name, getattr(a.tag, name), getattr(b.tag, name)) for name in tag.Tag._fields)
+            lines += [f"player {pid}: {name} {va} != {vb}" for name, va, vb in fields if va != vb]
+        if [p.id for p in theirs.players] != sorted(other):
+            lines.append(f"player order: {[p.id for p in theirs.players]} (not sorted by id)")
+        return lines
+
     def events(self, world: sim.World) -> list[list]:
         """What the step that made ``world`` did, as events for every client (msgpack-ready)."""
         return [list(e) for e in world.happened]

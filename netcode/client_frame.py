@@ -26,6 +26,9 @@ for a headless bot, and returns ``FrameFacts``: plain positions and numbers, not
 
 Each technique reads its own field of the shared ``Switches`` where it acts, so switches can flip
 between frames. The game supplies only its ``GameRules`` (made from the server's accept).
+
+When the accept announces frame sync (lockstep or rollback), none of the above runs: the frames
+go to ``frame_sync_client.FrameSyncDriver``, which fills the same ``FrameFacts``.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .client_session import ClientSession, ClientState, Received
+from .frame_sync_client import FrameSyncDriver
 from .game_api import GameRules
 from .interpolation import InterpolationSettings, Interpolator, Sample
 from .prediction import Predictor
@@ -102,6 +106,7 @@ class ClientFrame:
         self.tick_len_s = 1.0
         self.tick_positions: tuple[Point, Point] | None = None  # our player after the last two ticks
         self.view_256 = -1  # the server time the last frame drew remote players at, 1/256 tick
+        self.frame_sync: FrameSyncDriver | None = None  # set when the server plays frame sync
 
     def _start(self, accept: Accept) -> None:
         """We are in: build the game's rules and the techniques that need its tick rate."""
@@ -112,6 +117,9 @@ class ClientFrame:
                                          InterpolationSettings(self.options.interp_ms), self.switches)
         self.dilation = TimeDilation(accept.tick_rate, self.switches)
         self.tick_len_s = 1.0 / accept.tick_rate
+        if accept.sync:  # frame sync: no snapshots to predict against or interpolate between
+            self.frame_sync = FrameSyncDriver(self.session, self.rules, accept)
+            self.predictor = self.interpolator = None
 
     # --- one frame -----------------------------------------------------------------------------
 
@@ -121,6 +129,9 @@ class ClientFrame:
         for received in self.session.receive(now):
             self._on_snapshot(received, now, facts)
         if self.session.state is not ClientState.CONNECTED or self.rules is None:
+            return facts
+        if self.frame_sync is not None:
+            self.frame_sync.frame(now, dt_s, input_source, facts)
             return facts
         facts.local_blend_before = self._blend()
         self._run_ticks(dt_s, now, input_source, facts)
@@ -249,9 +260,27 @@ class ClientFrame:
     def final_figures(self) -> dict[str, object]:
         """Where this client ended, for comparing with the server's own record of it."""
         predicted, server = self._local_predicted(), self._local_server()
+        if self.frame_sync is not None:
+            drawn = self.frame_sync.positions.get(self.session.player_id)
+            predicted = server = drawn
         return {
             "player_id": self.session.player_id,
             "final_position_px": list(predicted) if predicted else None,
             "final_server_position_px": list(server) if server else None,
             "roster": sorted(self.session.names_seen),
-        }
+        } | (self.frame_sync.figures() if self.frame_sync is not None else {})
+
+    @property
+    def shown_world(self):
+        """The world whose game state is shown: the newest snapshot, or in frame sync the newest
+        simulated frame."""
+        if self.frame_sync is not None:
+            return self.frame_sync.engine.world
+        return self.session.newest_world
+
+    @property
+    def own_world(self):
+        """The world our own player's state comes from: the prediction, or the newest frame."""
+        if self.frame_sync is not None:
+            return self.frame_sync.engine.world
+        return self.predictor.world if self.predictor is not None else None

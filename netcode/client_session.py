@@ -44,8 +44,8 @@ from . import snapshot_codec
 from .connection import Connection
 from .game_api import World
 from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, TOKEN_NONE, U32, Accept,
-                       Challenge, ConnectRequest, DeltaSnapshot, Disconnect, Inputs, KeepAlive, PacketError,
-                       PacketType, Refuse, Roster, Snapshot, decode_body, decode_header)
+                       Challenge, ConnectRequest, DeltaSnapshot, Disconnect, FrameSets, FullState, Inputs, KeepAlive,
+                       PacketError, PacketType, Refuse, Roster, Snapshot, decode_body, decode_header)
 from .reliable import ReliableReceiver
 from .snapshot_codec import StateLayout
 from .stats import DropCounter, RateMeter, mean, percentile
@@ -57,6 +57,7 @@ SNAPSHOT_TIMEOUT_S = 5.0  # keep-alives alone do not keep a session alive: a gam
 UNAPPLIED_INPUTS_S = 2.0  # snapshots that never apply our inputs: a broken or hostile server
 INPUT_GAP_S = 0.5  # no input sent for this long: our own stall, which restarts that wait
 MAX_EVENTS_WAITING = 256  # delivered events the game has not taken yet (``take_events``)
+MAX_FRAME_MESSAGES = 256  # frame sync: received sets and states the frame loop has not taken yet
 MAX_NAMES_SEEN = 256  # a bound on the names remembered for the final figures (joins churn)
 MAX_UNACKED_INPUTS = 180  # 3 s at 60 Hz: a server that acknowledges nothing cannot grow it further
 
@@ -143,6 +144,7 @@ class ClientSession:
         self.rate_in = RateMeter()
         self.events_in = ReliableReceiver()  # the server's reliable events, in order, each once
         self.events: deque = deque(maxlen=MAX_EVENTS_WAITING)  # delivered, for the game to take
+        self.frame_messages: deque = deque(maxlen=MAX_FRAME_MESSAGES)  # frame sync: sets and full states, to take
         self.rate_out = RateMeter()
 
     # --- sending -------------------------------------------------------------------------------
@@ -296,6 +298,11 @@ class ClientSession:
             received = self._on_snapshot(snapshot, now)
             self._keep_baseline(snapshot.tick, rows)  # only once it has proven a valid state
             return received
+        elif isinstance(message, (FrameSets, FullState)):
+            if self.state is not ClientState.CONNECTED or not self.accept.sync:
+                raise PacketError("unexpected", type(message).__name__)
+            self.last_snapshot_s = now  # the server's stream of frames, as snapshots are in state sync
+            self.frame_messages.append(message)
         elif isinstance(message, Roster):
             self._on_roster_part(message)
         elif isinstance(message, Disconnect):

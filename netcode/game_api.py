@@ -72,3 +72,6 @@ class GameRules(Protocol):
 
     def summary(self, world: World, names: Mapping[int, str]) -> dict[str, Any]:
         """The game's own figures for the server's stats (scores, for example), by player name."""
+
+    def describe_differences(self, ours: World, theirs: World) -> list[str]:
+        """Every field that differs between two worlds, one line each (for desync reports)."""

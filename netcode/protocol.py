@@ -51,7 +51,7 @@ PROTOCOL_ID = 0x4E43  # "NC"
 PROTOCOL_VERSION = 6  # 2: input lead and target; 3: challenge, cookie, token; 4: delta snapshots,
 #                       ack bits sent inverted, roster in parts; 5: reliable events on server packets;
 #                       6: inputs carry the view time (lag compensation) and 16 bits each; the state
-#                       layout names the moving entities
+#                       layout names the moving entities; frame sync (types 11-14, the accept's sync)
 MAX_INPUT_BITS = 0xFFFF  # an input is up to 16 bits; the game decides what they mean
 MAX_PACKET_BYTES = 1200  # below a typical 1500-byte MTU minus IP/UDP headers
 CONNECT_REQUEST_MIN_BYTES = 300
@@ -87,6 +87,10 @@ class PacketType:
     DISCONNECT = 8
     CHALLENGE = 9
     DELTA_SNAPSHOT = 10
+    FRAME_INPUT = 11  # frame sync (frame_sync.py): client -> server
+    FRAME_SETS = 12  # server -> client
+    FULL_STATE = 13  # server -> client, once, when joining
+    STATE_DUMP = 14  # client -> server, when asked after a desync
 
 
 class PacketError(Exception):
@@ -131,9 +135,12 @@ class Accept(NamedTuple):
     rules_hash: str
     server_tick: int
     nonce: int = 0  # the connect request's nonce, echoed
-    # How the state splits into entities, for delta snapshots: [ints per entity, then (position
-    # field, velocity field) pairs flattened]; empty: no delta snapshots. See snapshot_codec.py.
+    # How the state splits into entities, for delta snapshots: [ints per entity, moving ids below,
+    # then (position field, velocity field) pairs flattened]; empty: no delta snapshots.
     state_layout: tuple[int, ...] = ()
+    # Frame sync: [mode (1 lockstep, 2 rollback), input delay, max rollback, hash every K frames];
+    # empty: state sync (snapshots). See frame_sync.py.
+    sync: tuple[int, ...] = ()
 
 
 class Refuse(NamedTuple):
@@ -187,18 +194,70 @@ class KeepAlive(NamedTuple):
     events: EventBatch | None = None
 
 
+# --- frame sync (frame_sync.py) ----------------------------------------------------------------
+
+MAX_FRAME_SETS = 32  # input sets in one FrameSets packet (fewer when they would not fit)
+MAX_FRAME_HASHES = 8
+MAX_FRAME_PLAYERS = 16  # frame sync is for small games: every input of every player goes to everyone
+STATE_HASH_CHARS = 32
+SYNC_LOCKSTEP, SYNC_ROLLBACK = 1, 2
+
+
+class FrameSet(NamedTuple):
+    """Everything that changes the world in one frame: who joins, who leaves, and every input."""
+
+    joins: tuple[int, ...] = ()
+    leaves: tuple[int, ...] = ()
+    inputs: tuple[tuple[int, int], ...] = ()  # (player id, bits), sorted by player id
+
+
+class FrameInput(NamedTuple):
+    """Client to server: our inputs for frames ``first_frame``..., oldest first, resent until a
+    frame set carrying them comes back; the newest frame set we hold; and our state hashes."""
+
+    first_frame: int
+    bits: tuple[int, ...]  # may be empty (nothing new to send, hashes or a keepalive only)
+    have_frame: int  # the newest frame whose set we hold (-1: none): the server resends after it
+    hashes: tuple[tuple[int, str], ...] = ()  # (frame, state hash), every ``hash_every`` frames
+
+
+class FrameSets(NamedTuple):
+    """Server to client: the input sets of frames ``first_frame``..., and whose input the next
+    frame is waiting for (so a stalled client can say who it waits for)."""
+
+    first_frame: int
+    sets: tuple[FrameSet, ...]
+    waiting: tuple[int, ...] = ()
+    events: EventBatch | None = None
+
+
+class FullState(NamedTuple):
+    """Server to a joining client: the whole world after ``frame``; it follows the sets from there."""
+
+    frame: int
+    state: tuple[int, ...]
+
+
+class StateDump(NamedTuple):
+    """Client to server, after a desync: our world after ``frame``, for the report."""
+
+    frame: int
+    state: tuple[int, ...]
+
+
 class Disconnect(NamedTuple):
     reason: str
 
 
 Message = Union[ConnectRequest, Challenge, Accept, Refuse, Inputs, Snapshot, DeltaSnapshot, Roster,
-                KeepAlive, Disconnect]
+                KeepAlive, Disconnect, FrameInput, FrameSets, FullState, StateDump]
 
 _TYPE_OF: dict[type, int] = {
     ConnectRequest: PacketType.CONNECT_REQUEST, Accept: PacketType.ACCEPT, Refuse: PacketType.REFUSE,
     Inputs: PacketType.INPUT, Snapshot: PacketType.SNAPSHOT, Roster: PacketType.ROSTER,
     KeepAlive: PacketType.KEEPALIVE, Disconnect: PacketType.DISCONNECT, Challenge: PacketType.CHALLENGE,
-    DeltaSnapshot: PacketType.DELTA_SNAPSHOT,
+    DeltaSnapshot: PacketType.DELTA_SNAPSHOT, FrameInput: PacketType.FRAME_INPUT, FrameSets: PacketType.FRAME_SETS,
+    FullState: PacketType.FULL_STATE, StateDump: PacketType.STATE_DUMP,
 }
 
 
@@ -222,7 +281,14 @@ def _body_without_events(message: Message) -> list[Any]:
     if isinstance(message, KeepAlive):
         return []
     if isinstance(message, Accept):
-        return list(message[:6]) + [list(message.state_layout)]
+        return list(message[:6]) + [list(message.state_layout), list(message.sync)]
+    if isinstance(message, FrameInput):
+        return [message.first_frame, list(message.bits), message.have_frame, [list(h) for h in message.hashes]]
+    if isinstance(message, FrameSets):
+        return [message.first_frame, [[list(s.joins), list(s.leaves), [list(i) for i in s.inputs]] for s in message.sets],
+                list(message.waiting)]
+    if isinstance(message, (FullState, StateDump)):
+        return [message.frame, list(message.state)]
     if isinstance(message, DeltaSnapshot):
         return [message.tick, message.last_input_seq, message.roster_version, message.input_lead_cticks,
                 message.input_target_cticks, message.baseline_ago, message.payload]
@@ -369,10 +435,63 @@ def _hash(value: Any) -> str:
 
 
 def _decode_accept(body: list[Any]) -> Accept:
-    _list(body, 7, 7, "accept body")
+    _list(body, 8, 8, "accept body")
     return Accept(_int(body[0], 0, MAX_PLAYERS_ON_WIRE - 1, "client_id"), _int(body[1], 1, 1000, "tick_rate"),
                   _int(body[2], 1, 1000, "snapshot_rate"), _hash(body[3]),
-                  _int(body[4], 0, U32, "server_tick"), _int(body[5], 0, U64, "nonce"), _state_layout(body[6]))
+                  _int(body[4], 0, U32, "server_tick"), _int(body[5], 0, U64, "nonce"), _state_layout(body[6]),
+                  _sync(body[7]))
+
+
+def _sync(value: Any) -> tuple[int, ...]:
+    items = _list(value, 0, 4, "sync")
+    if not items:
+        return ()
+    if len(items) != 4:
+        raise PacketError("bad_body", "sync is not [mode, input delay, max rollback, hash every]")
+    return (_int(items[0], SYNC_LOCKSTEP, SYNC_ROLLBACK, "sync mode"), _int(items[1], 0, 60, "input delay"),
+            _int(items[2], 0, 60, "max rollback"), _int(items[3], 1, 600, "hash every"))
+
+
+def _frame_input(body: list[Any]) -> FrameInput:
+    _list(body, 4, 4, "frame input body")
+    bits = _list(body[1], 0, MAX_REDUNDANT_INPUTS, "frame input bits")
+    hashes = []
+    for item in _list(body[3], 0, MAX_FRAME_HASHES, "frame hashes"):
+        _list(item, 2, 2, "frame hash")
+        text = _str(item[1], STATE_HASH_CHARS, "state hash")
+        if len(text) != STATE_HASH_CHARS or any(c not in "0123456789abcdef" for c in text):
+            raise PacketError("bad_body", "a state hash is not 32 hex digits")
+        hashes.append((_int(item[0], 0, U32, "hash frame"), text))
+    return FrameInput(_int(body[0], 1, U32, "first frame"), tuple(_int(b, 0, MAX_INPUT_BITS, "input bits") for b in bits),
+                      _int(body[2], -1, U32, "have frame"), tuple(hashes))
+
+
+def _frame_set(value: Any) -> FrameSet:
+    _list(value, 3, 3, "frame set")
+    ids = [_player_ids(value[0], "joins"), _player_ids(value[1], "leaves")]
+    inputs = []
+    for item in _list(value[2], 0, MAX_FRAME_PLAYERS, "frame inputs"):
+        _list(item, 2, 2, "frame input")
+        inputs.append((_int(item[0], 0, MAX_PLAYERS_ON_WIRE - 1, "player id"), _int(item[1], 0, MAX_INPUT_BITS, "bits")))
+    if [pid for pid, _ in inputs] != sorted({pid for pid, _ in inputs}):
+        raise PacketError("bad_body", "frame inputs are not one per player, sorted")
+    return FrameSet(ids[0], ids[1], tuple(inputs))
+
+
+def _player_ids(value: Any, field: str) -> tuple[int, ...]:
+    return tuple(_int(v, 0, MAX_PLAYERS_ON_WIRE - 1, field) for v in _list(value, 0, MAX_FRAME_PLAYERS, field))
+
+
+def _frame_sets(body: list[Any]) -> FrameSets:
+    _list(body, 3, 4, "frame sets body")
+    sets = tuple(_frame_set(v) for v in _list(body[1], 0, MAX_FRAME_SETS, "frame sets"))
+    return FrameSets(_int(body[0], 1, U32, "first frame"), sets, _player_ids(body[2], "waiting"), _events(body, 3))
+
+
+def _frame_state(body: list[Any], kind: type) -> Any:
+    _list(body, 2, 2, "frame state body")
+    state = _list(body[1], 0, MAX_STATE_INTS, "state")
+    return kind(_int(body[0], 0, U32, "frame"), tuple(_int(v, -U32, U32, "state") for v in state))
 
 
 def _state_layout(value: Any) -> tuple[int, ...]:
@@ -464,4 +583,7 @@ _DECODERS = {
     PacketType.SNAPSHOT: _decode_snapshot, PacketType.ROSTER: _decode_roster,
     PacketType.KEEPALIVE: _decode_keepalive, PacketType.DISCONNECT: _decode_disconnect,
     PacketType.CHALLENGE: _decode_challenge, PacketType.DELTA_SNAPSHOT: _decode_delta_snapshot,
+    PacketType.FRAME_INPUT: _frame_input, PacketType.FRAME_SETS: _frame_sets,
+    PacketType.FULL_STATE: lambda body: _frame_state(body, FullState),
+    PacketType.STATE_DUMP: lambda body: _frame_state(body, StateDump),
 }

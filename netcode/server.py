@@ -49,13 +49,15 @@ from .connection import Connection
 from .game_api import GameRules, World
 from .handshake import ConnectLimiter, Cookies
 from .input_buffer import BufferPolicy, InputBuffer
+from .frame_relay import SYNC_MODES, FrameRelay
 from .lag_compensation import DEFAULT_CAP_MS, LagCompensator, view_for
 from . import snapshot_codec
 from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_ACK_DELAY_100US, MAX_BASELINE_AGO,
-                       MAX_LEAD_CTICKS, MAX_NAME_CHARS,
+                       MAX_FRAME_PLAYERS, MAX_LEAD_CTICKS, MAX_NAME_CHARS,
                        MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_ROSTER_PARTS, PROTOCOL_VERSION,
                        TOKEN_NONE, U32, U64, Accept, Challenge,
-                       ConnectRequest, DeltaSnapshot, Disconnect, Header, Inputs, KeepAlive, Message,
+                       ConnectRequest, DeltaSnapshot, Disconnect, FrameInput, FrameSets, Header, Inputs, KeepAlive,
+                       Message, StateDump,
                        PacketError, PacketType, Refuse, Roster, Snapshot, decode_body, decode_header, encode,
                        precheck)
 from .reliable import EventOverflow, ReliableSender
@@ -73,7 +75,7 @@ SNAPSHOT_CODECS = ("delta", "full")
 MAX_ENCODINGS_PER_SNAPSHOT = 8  # distinct delta encodings per snapshot tick, "against nothing" included
 #: The largest header a packet can have: what events may not push a datagram past the limit.
 WORST_HEADER = Header(PROTOCOL_VERSION, 0xFFFF, 0xFFFF, 0, MAX_ACK_DELAY_100US, U64)
-EVENT_CARRIERS = (Snapshot, DeltaSnapshot, KeepAlive)
+EVENT_CARRIERS = (Snapshot, DeltaSnapshot, KeepAlive, FrameSets)
 #: What a delta payload may take: the datagram limit minus the largest header and snapshot fields.
 MAX_DELTA_PAYLOAD_BYTES = MAX_PACKET_BYTES - len(encode(
     DeltaSnapshot(U32, U32, U32, MAX_BASELINE_AGO, b"", -MAX_LEAD_CTICKS, MAX_LEAD_CTICKS), WORST_HEADER)) - 2
@@ -90,6 +92,12 @@ class ServerConfig:
     keep_bots: bool = False  # False: a server bot leaves each time a second, third... person joins
     lag_compensation: bool = True  # judge shots against what the shooter saw (lag_compensation.py)
     lag_cap_ms: int = DEFAULT_CAP_MS  # rewind no further back than this
+    sync: str = "state"  # "state": snapshots; "lockstep" or "rollback": frame sync (frame_relay.py)
+    input_delay: int = 3  # frame sync: frames between a key press and the frame it acts in
+    max_rollback: int = 8  # rollback: frames a client may run ahead of the confirmed one
+    hash_every: int = 4  # frame sync: frames between state hash checks (desync detection)
+    on_desync: str = "continue"  # or "stop": end the game after writing the report
+    desync_dir: str = "desync-reports"  # where desync reports are written
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_rate <= 240:
@@ -102,6 +110,15 @@ class ServerConfig:
         if not 1 <= self.max_players <= limit:
             raise ValueError(f"max players must be 1..{limit} with the {self.snapshot_codec} snapshot codec, "
                              f"got {self.max_players}")
+        if self.sync not in ("state",) + tuple(SYNC_MODES):
+            raise ValueError(f"sync must be state, lockstep or rollback, got {self.sync!r}")
+        if self.sync != "state" and self.max_players > MAX_FRAME_PLAYERS:
+            raise ValueError(f"frame sync is for small games: max players 1..{MAX_FRAME_PLAYERS}, got {self.max_players}")
+        if not (0 <= self.input_delay <= 60 and 0 <= self.max_rollback <= 60 and 1 <= self.hash_every <= 600):
+            raise ValueError(f"input delay and max rollback must be 0..60 frames and hash every 1..600, got "
+                             f"{self.input_delay}, {self.max_rollback}, {self.hash_every}")
+        if self.on_desync not in ("continue", "stop"):
+            raise ValueError(f"on desync must be continue or stop, got {self.on_desync!r}")
         if not 0 <= self.lag_cap_ms <= 2000:
             raise ValueError(f"lag compensation cap must be 0..2000 ms, got {self.lag_cap_ms}")
         if not 1 <= self.max_per_ip <= MAX_PLAYERS_ON_WIRE:
@@ -172,6 +189,8 @@ class ServerSession:
         self.lag = LagCompensator(rules, config.tick_rate, config.lag_cap_ms)
         self.tags_confirmed = 0  # clients' shots that hit someone
         self.tags_rejected = 0  # clients' shots that hit nobody
+        self.frames: FrameRelay | None = FrameRelay(self) if config.sync != "state" else None
+        self.stop_reason: str | None = None  # set when the game must end (a desync with --on-desync stop)
 
     # --- receiving -----------------------------------------------------------------------------
 
@@ -222,7 +241,11 @@ class ServerSession:
             self._on_message(slot, message, now)
 
     def _on_message(self, slot: ClientSlot, message: Message, now: float) -> None:
-        if isinstance(message, Inputs):
+        if self.frames is not None and isinstance(message, FrameInput):
+            self.frames.on_input(slot, message)
+        elif self.frames is not None and isinstance(message, StateDump):
+            self.frames.on_dump(slot, message)
+        elif self.frames is None and isinstance(message, Inputs):
             slot.inputs.add(message, self.tick + 1, now, self.last_tick_s + 1 / self.config.tick_rate)
             slot.roster_version_known = message.roster_version
             if message.view_256 >= 0 and message.newest_seq > slot.view_seq:
@@ -282,14 +305,21 @@ class ServerSession:
         self._player_entered(player_id, name, f"{name!r} joined from {addr[0]}:{addr[1]} as player {player_id}")
 
     def _player_entered(self, player_id: int, name: str, log_line: str) -> None:
-        """A person or a bot is in: the world, the roster and everyone's event channel learn it."""
-        self.world = self.rules.add_player(self.world, player_id)
+        """A person or a bot is in: the world, the roster and everyone's event channel learn it.
+        (In frame sync the world learns it at the next frame, like every client's world.)"""
+        if self.frames is not None:
+            self.frames.join(player_id, is_client=player_id not in self.bots)
+        else:
+            self.world = self.rules.add_player(self.world, player_id)
         self.roster_version += 1
         self._log(log_line)
         self._tell_everyone(["join", player_id, name])
 
     def _player_left(self, player_id: int, name: str, log_line: str) -> None:
-        self.world = self.rules.remove_player(self.world, player_id)
+        if self.frames is not None:
+            self.frames.leave(player_id)
+        else:
+            self.world = self.rules.remove_player(self.world, player_id)
         self.roster_version += 1
         self._log(log_line)
         self._tell_everyone(["leave", player_id, name])
@@ -322,7 +352,8 @@ class ServerSession:
     def _accept_for(self, slot: ClientSlot, nonce: int) -> Accept:
         return Accept(slot.player_id, self.config.tick_rate, self.config.snapshot_rate,
                       self.rules.rules_hash, self.tick, nonce,
-                      self.rules.state_layout.flat() if self.config.snapshot_codec == "delta" else ())
+                      self.rules.state_layout.flat() if self.config.snapshot_codec == "delta" else (),
+                      self.frames.sync_fields() if self.frames is not None else ())
 
     def _free_player_id(self) -> int | None:
         used = {slot.player_id for slot in self.clients.values()} | set(self.bots)
@@ -384,8 +415,13 @@ class ServerSession:
 
     def tick_once(self, now: float) -> None:
         """Advance the world one tick, then send what is due."""
-        tick = self.tick + 1
         self.handled_this_tick = 0
+        if self.frames is not None:  # frame sync: close the frames whose inputs are all here, relay them
+            self.frames.tick(now)
+            self.last_tick_s = now
+            self._expire_and_keepalive(now)
+            return
+        tick = self.tick + 1
         taken = {slot.player_id: slot.inputs.take_for_tick(tick, now) for slot in self._slots_by_id()}
         taken.update(self._bot_inputs())
         self.world = self.rules.step(self.world, {pid: tuple(bits for _, bits in inputs)
@@ -627,6 +663,7 @@ class ServerSession:
             "tags_confirmed": self.tags_confirmed,
             "tags_rejected": self.tags_rejected,
             **self.lag.figures(),
+            **(self.frames.figures() if self.frames is not None else {"sync": "state"}),
             "game": self.rules.summary(self.world, dict(self.roster().players)),
             "final_positions_px": dict(self.final_positions_px) | {s.name: self._position_px(s) for s in self._slots_by_id()},
         }
@@ -644,6 +681,23 @@ class ServerSession:
             waits.merge(part)
         return waits
 
-    def _position_px(self, slot: ClientSlot) -> list[float]:
-        entity = self.rules.entities(self.world)[slot.player_id]
-        return [entity.x_px, entity.y_px]
+    def _position_px(self, slot: ClientSlot) -> list[float] | None:
+        entity = self.rules.entities(self.world).get(slot.player_id)  # None: never in a frame (frame sync)
+        return None if entity is None else [entity.x_px, entity.y_px]
+
+    def stop(self, reason: str) -> None:
+        """End the game: tell everyone why; the server loop sees ``stop_reason`` and returns."""
+        self.stop_reason = reason
+        self._log(f"stopping: {reason}", logging.WARNING)
+        self.shutdown(self.last_tick_s, reason)
+
+    def _bot_frame_inputs(self, frame: int) -> dict[int, int]:
+        """Frame sync: each server bot's input for ``frame``, decided from the world before it."""
+        present = {p for p in self.rules.positions(self.world)}
+        out = {}
+        for player_id in sorted(self.bots):
+            if player_id in present:
+                bot = self.bots[player_id]
+                out[player_id] = bot.brain(bot.inputs_made, self.world, player_id)
+                bot.inputs_made += 1
+        return out

@@ -63,7 +63,7 @@ def _loop(session: ServerSession, clock: Clock, stop: threading.Event, duration_
           stats: LoopStats) -> None:
     dt_s = 1.0 / session.config.tick_rate
     start_s = stats.started_s
-    while not stop.is_set():
+    while not stop.is_set() and session.stop_reason is None:
         now = clock.now()
         if duration_s is not None and now - stats.started_s >= duration_s:
             break

@@ -14,7 +14,7 @@ from netcode.protocol import (COOKIE_BYTES, MAX_BASELINE_AGO, MAX_INPUT_BITS, De
                               MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_REDUNDANT_INPUTS,
                               PROTOCOL_ID, PROTOCOL_VERSION, U32, Accept, ConnectRequest, Disconnect, Header,
                               Inputs, KeepAlive, PacketError, PacketType, Refuse, Roster, Snapshot, decode,
-                              decode_header, encode)
+                              decode_header, encode, FrameInput, FrameSet, FrameSets, FullState, StateDump)
 from netcode.sequence import (ACK_BITS, MAX_SEQ_JUMP, NO_ACK, SEQ_MODULO, ReceivedWindow, acked_sequences, seq_diff,
                               seq_greater, seq_next)
 
@@ -162,9 +162,21 @@ messages = st.one_of(
     st.builds(ConnectRequest, printable_name, hash_text, st.one_of(st.just(b""), cookies), st.integers(0, U64)),
     st.builds(Challenge, cookies, st.integers(0, U64)),
     st.builds(Accept, st.integers(0, MAX_PLAYERS_ON_WIRE - 1), st.integers(1, 1000), st.integers(1, 1000),
-              hash_text, u32, st.integers(0, U64), st.sampled_from([(), (5, 128, 1, 3, 2, 4), (2, 0), (64, 2**31 - 1, 63, 1)])),
+              hash_text, u32, st.integers(0, U64), st.sampled_from([(), (5, 128, 1, 3, 2, 4), (2, 0), (64, 2**31 - 1, 63, 1)]),
+              st.sampled_from([(), (1, 3, 0, 4), (2, 0, 60, 600)])),
     st.builds(Refuse, any_text),
     inputs_messages(),
+    st.builds(FrameInput, st.integers(1, U32), st.lists(st.integers(0, MAX_INPUT_BITS), max_size=MAX_REDUNDANT_INPUTS).map(tuple),
+              st.integers(-1, U32), st.lists(st.tuples(st.integers(0, U32), st.text("0123456789abcdef", min_size=32, max_size=32)),
+                                             max_size=8).map(tuple)),
+    st.builds(FrameSets, st.integers(1, U32), st.lists(st.builds(
+        FrameSet, st.lists(st.integers(0, MAX_PLAYERS_ON_WIRE - 1), max_size=3).map(tuple),
+        st.lists(st.integers(0, MAX_PLAYERS_ON_WIRE - 1), max_size=3).map(tuple),
+        st.dictionaries(st.integers(0, MAX_PLAYERS_ON_WIRE - 1), st.integers(0, MAX_INPUT_BITS), max_size=16).map(
+            lambda d: tuple(sorted(d.items())))), max_size=8).map(tuple),
+        st.lists(st.integers(0, MAX_PLAYERS_ON_WIRE - 1), max_size=4).map(tuple), event_batches),
+    st.builds(FullState, u32, st.lists(st.integers(-U32, U32), max_size=100).map(tuple)),
+    st.builds(StateDump, u32, st.lists(st.integers(-U32, U32), max_size=100).map(tuple)),
     st.builds(Snapshot, u32, st.integers(-1, U32), u32,
               st.lists(st.integers(-U32, U32), max_size=100).map(tuple),
               st.integers(-MAX_LEAD_CTICKS, MAX_LEAD_CTICKS), st.integers(LEAD_TARGET_NONE, MAX_LEAD_CTICKS),

@@ -1,0 +1,147 @@
+"""One client frame in frame sync: the network, the frame clock, and what to draw.
+
+Theory of operation: ``ClientFrame`` hands its frames here when the server's accept announces
+frame sync (``--sync lockstep|rollback``). Each frame:
+
+1. **Network.** Take the server's frame messages: a ``FullState`` starts the engine (joining),
+   ``FrameSets`` feed it, and their ``waiting`` list says whose input the next frame needs.
+   A ``["dump", frame]`` event (a desync was found) is answered with our state at that frame.
+2. **The frame clock.** Frames are due at the tick rate, with an accumulator as in state sync.
+   For each due frame: sample our input if the engine wants one (it is for the frame
+   ``input_delay`` after the next), then ask the engine to advance. A frame that may not advance
+   is a **stall** (counted; the clock keeps its debt, so a short stall is caught up, at most
+   ``MAX_FRAMES_PER_TICK`` frames a tick).
+3. **Sending.** One ``FrameInput`` per frame: our inputs the server has not shown back yet, the
+   newest frame we hold every set up to (so the server resends only what we lack), and the state
+   hashes of newly confirmed checked frames.
+4. **Drawing.** Everyone is drawn where the newest simulated frame has them (a prediction, in
+   rollback), blended with the frame before by ``alpha`` as in state sync. Our own input shows
+   ``input_delay`` frames after it was sampled; ``drawn_input_seq`` is that frame, so the feel
+   meter's ``input_to_render_frames`` means the same thing in both families.
+"""
+from __future__ import annotations
+
+from .client_session import ClientSession
+from .frame_sync import MAX_FRAMES_PER_TICK, FrameSyncEngine
+from .game_api import GameRules
+from .protocol import MAX_FRAME_HASHES, MAX_REDUNDANT_INPUTS, SYNC_ROLLBACK, Accept, FrameInput, FrameSets, FullState, StateDump
+from .stats import DropCounter
+
+Point = tuple[float, float]
+DUMPS_SENT = 2  # a state dump goes out twice (one may be lost); the report waits for the first
+
+
+class FrameSyncDriver:
+    def __init__(self, session: ClientSession, rules: GameRules, accept: Accept) -> None:
+        mode, input_delay, max_rollback, hash_every = accept.sync
+        self.session = session
+        self.rules = rules
+        self.mode = "rollback" if mode == SYNC_ROLLBACK else "lockstep"
+        self.engine = FrameSyncEngine(rules, accept.client_id, input_delay,
+                                      max_rollback if mode == SYNC_ROLLBACK else 0, hash_every)
+        self.tick_len_s = 1.0 / accept.tick_rate
+        self.accumulator_s = 0.0
+        self.waiting: tuple[int, ...] = ()
+        self.stalled = False
+        self.dumped: set[int] = set()
+        self.dropped = DropCounter()
+        self.previous_positions: dict[int, Point] = {}
+        self.positions: dict[int, Point] = {}
+        self._rollbacks_drawn = 0
+
+    def frame(self, now: float, dt_s: float, input_source, facts) -> None:
+        self._take_messages()
+        self._answer_dumps(now)
+        if self.engine.started:
+            self._run_frames(dt_s, input_source, facts)
+        self._send(now)
+        if self.engine.started:
+            self._fill_facts(facts)
+
+    # --- 1. network ---------------------------------------------------------------------------
+
+    def _take_messages(self) -> None:
+        messages = self.session.frame_messages
+        while messages:
+            message = messages.popleft()
+            if isinstance(message, FullState):
+                try:
+                    self.engine.start(message.frame, self.rules.decode_state(message.frame, message.state))
+                except ValueError:
+                    self.dropped.add("bad_state")
+            elif isinstance(message, FrameSets):
+                for offset, frame_set in enumerate(message.sets):
+                    self.engine.on_set(message.first_frame + offset, frame_set)
+                self.waiting = message.waiting
+
+    def _answer_dumps(self, now: float) -> None:
+        """The server found a desync at a frame: send it our state there, for its report."""
+        for event in list(self.session.events):
+            if (isinstance(event, list) and len(event) == 2 and event[0] == "dump" and isinstance(event[1], int)
+                    and event[1] not in self.dumped):
+                self.dumped.add(event[1])
+                world = self.engine.check_states.get(event[1])
+                state = tuple(self.rules.encode_state(world)) if world is not None else ()
+                for _ in range(DUMPS_SENT):
+                    self.session._send(StateDump(event[1], state), now)
+
+    # --- 2. the frame clock ---------------------------------------------------------------------
+
+    def _run_frames(self, dt_s: float, input_source, facts) -> None:
+        self.accumulator_s = min(self.accumulator_s + dt_s, MAX_FRAMES_PER_TICK * self.tick_len_s)
+        self.stalled = False
+        while self.accumulator_s >= self.tick_len_s:
+            if self.engine.wants_input():
+                position = self.positions.get(self.engine.player_id)
+                bits = input_source(self.engine.next_input_frame, position)
+                facts.inputs.append((self.engine.add_input(bits), bits))
+            before = self.engine.head
+            if not self.engine.advance():
+                self.engine.stats.stall_frames += 1
+                self.stalled = True
+                break  # the debt stays in the accumulator: caught up when the set arrives
+            self.accumulator_s -= self.tick_len_s
+            if self.engine.head > before:
+                self.previous_positions, self.positions = self.positions, self._positions()
+        if self.engine.stats.rollbacks != self._rollbacks_drawn:  # a rollback moved things: redraw
+            self._rollbacks_drawn = self.engine.stats.rollbacks
+            self.positions = self._positions()
+
+    def _positions(self) -> dict[int, Point]:
+        return {pid: (e.x_px, e.y_px) for pid, e in self.rules.entities(self.engine.world).items()}
+
+    # --- 3. sending -----------------------------------------------------------------------------
+
+    def _send(self, now: float) -> None:
+        first, bits = self.engine.unconfirmed_inputs()
+        if len(bits) > MAX_REDUNDANT_INPUTS:
+            first, bits = first + len(bits) - MAX_REDUNDANT_INPUTS, bits[-MAX_REDUNDANT_INPUTS:]
+        hashes = tuple(self.engine.take_hashes(MAX_FRAME_HASHES))
+        self.session._send(FrameInput(max(1, first), tuple(bits), self.engine.have_frame, hashes), now)
+
+    # --- 4. drawing -----------------------------------------------------------------------------
+
+    def _fill_facts(self, facts) -> None:
+        me = self.engine.player_id
+        alpha = min(1.0, max(0.0, self.accumulator_s / self.tick_len_s))
+        drawn = {}
+        for pid, (x, y) in self.positions.items():
+            x0, y0 = self.previous_positions.get(pid, (x, y))
+            drawn[pid] = (x0 + (x - x0) * alpha, y0 + (y - y0) * alpha)
+        facts.playing = me in drawn or bool(drawn)
+        facts.prediction_on = False
+        facts.local_drawn = drawn.pop(me, None)
+        facts.local_predicted = facts.local_server = self.positions.get(me)
+        facts.remotes = drawn
+        facts.alpha = alpha
+        facts.input_seq = self.engine.next_input_frame - 1
+        facts.drawn_input_seq = self.engine.head  # our input for a frame shows once that frame is simulated
+        facts.snapshot_tick = self.engine.confirmed
+
+    def figures(self) -> dict[str, object]:
+        stats = self.engine.stats
+        return {"sync": self.mode, "input_delay": self.engine.input_delay, "max_rollback": self.engine.max_rollback,
+                "rollbacks": stats.rollbacks, "rollback_frames_mean": round(stats.rollback_frames.mean, 2),
+                "rollback_frames_max": round(stats.rollback_frames.max), "stall_frames": stats.stall_frames,
+                "frames_confirmed": stats.frames_confirmed, "hashes_sent": stats.hashes_sent,
+                "frame_sync_dropped": dict(self.dropped)}

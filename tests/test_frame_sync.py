@@ -1,0 +1,192 @@
+"""Frame sync: lockstep and rollback over the relay, late join, stalls, and desync detection."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from game import sim
+from game.bots import make_bot
+from game.client import ClientOptions, GameClient
+from game.inject_desync import CAUSES, FaultyRules
+from game.netgame import SimRules
+from netcode.clock import FakeClock
+from netcode.conditioner import PROFILES, LinkConditioner
+from netcode.frame_sync import FrameSyncEngine
+from netcode.protocol import FrameSet
+from netcode.server import ServerConfig, ServerSession
+from netcode.switches import Switches
+from netcode.transport import MemoryNetwork
+
+SERVER = ("10.0.0.1", 7777)
+DT = 1 / 60
+RULES = SimRules(60)
+
+
+class Match:
+    """A frame-sync server and bot clients on a memory network, each client behind a conditioner."""
+
+    def __init__(self, tmp_path: Path, sync: str, input_delay: int, bots: list[str], net: str = "wifi",
+                 inject: dict[int, str] | None = None, **config) -> None:
+        self.clock = FakeClock(10.0)
+        self.net = MemoryNetwork()
+        self.profile = PROFILES[net]
+        self.server = ServerSession(RULES, self.net.endpoint(SERVER),
+                                    ServerConfig(sync=sync, input_delay=input_delay, desync_dir=str(tmp_path), **config),
+                                    self.clock.now())
+        self.inject = inject or {}
+        self.clients: list[tuple[GameClient, object]] = []
+        for bot in bots:
+            self.join(bot)
+
+    def join(self, bot: str) -> GameClient:
+        i = len(self.clients)
+        transport = LinkConditioner(self.net.endpoint((f"10.0.1.{i + 1}", 5000)), self.profile, i + 1)
+        client = GameClient(transport, SERVER, ClientOptions(name=f"{bot}{i}", inject_desync=self.inject.get(i)),
+                            Switches(), self.clock.now())
+        self.clients.append((client, make_bot(bot, i + 1)))
+        return client
+
+    def run(self, seconds: float, paused: set[int] = frozenset()) -> None:
+        for _ in range(round(seconds / DT)):
+            self.clock.advance(DT)
+            now = self.clock.now()
+            for i, (client, bot) in enumerate(self.clients):
+                if i not in paused:
+                    client.frame(now, DT, bot)
+            self.server.receive(now)
+            self.server.tick_once(now)
+
+    def stats(self) -> tuple[dict, list[dict]]:
+        return self.server.stats(), [c.stats() for c, _ in self.clients]
+
+
+# --- the engine alone ------------------------------------------------------------------------------
+
+def two_players() -> sim.World:
+    return RULES.add_player(RULES.add_player(RULES.new_world(), 0), 1)
+
+
+def test_lockstep_never_guesses_and_rollback_ends_where_lockstep_does() -> None:
+    sets = {f: FrameSet((), (), ((0, sim.RIGHT), (1, sim.DOWN if f < 20 else sim.LEFT))) for f in range(1, 41)}
+    lockstep = FrameSyncEngine(RULES, 0, input_delay=0, max_rollback=0, hash_every=4)
+    rollback = FrameSyncEngine(RULES, 0, input_delay=0, max_rollback=8, hash_every=4)
+    for engine in (lockstep, rollback):
+        engine.start(0, two_players())
+        for _ in range(40):
+            engine.add_input(sim.RIGHT)
+    assert not lockstep.advance()  # no set yet: lockstep stalls
+    for _ in range(8):
+        assert rollback.advance()  # rollback runs ahead on guesses, up to max_rollback frames
+    assert not rollback.advance() and rollback.head == 8 and rollback.confirmed == 0
+    for frame in range(1, 41):  # the sets arrive one a frame; player 1 turns at frame 20
+        for engine in (lockstep, rollback):
+            engine.on_set(frame, sets[frame])
+            engine.advance()
+    for engine in (lockstep, rollback):
+        while engine.advance() and engine.head < 40:
+            pass
+    assert lockstep.stats.rollbacks == 0
+    assert rollback.stats.rollbacks >= 1  # the turn at frame 20 was guessed wrong
+    assert 1 <= rollback.stats.rollback_frames.max <= 9
+    assert lockstep.confirmed == rollback.confirmed == 40
+    assert RULES.state_hash(lockstep.confirmed_world) == RULES.state_hash(rollback.confirmed_world)
+    assert [f for f, _, _ in lockstep.hashes_out] == [f for f, _, _ in rollback.hashes_out] == list(range(4, 41, 4))
+
+
+def test_a_guess_that_was_right_costs_no_rollback() -> None:
+    engine = FrameSyncEngine(RULES, 0, input_delay=0, max_rollback=4, hash_every=4)
+    engine.start(0, two_players())
+    engine.on_set(1, FrameSet((), (), ((0, 0), (1, sim.UP))))
+    engine.add_input(0)
+    engine.advance()  # frame 1 confirmed: player 1 holds UP
+    for _ in range(3):
+        engine.add_input(0)
+        engine.advance()  # frames 2-4 guessed: player 1 still holds UP
+    for frame in (2, 3, 4):
+        engine.on_set(frame, FrameSet((), (), ((0, 0), (1, sim.UP))))
+    engine.confirm_available()
+    assert engine.confirmed == 4 and engine.stats.rollbacks == 0
+
+
+# --- over the relay ------------------------------------------------------------------------------
+
+def test_lockstep_under_wifi_stays_in_sync(tmp_path) -> None:
+    match = Match(tmp_path, "lockstep", 3, ["circle", "zigzag"])
+    match.run(8.0)
+    server, clients = match.stats()
+    assert server["desyncs"] == 0 and server["hash_checks"] >= 60 and server["hash_unchecked"] == 0
+    assert all(c["sync"] == "lockstep" and c["rollbacks"] == 0 and c["stall_frames"] > 0 for c in clients)
+    # A press shows when its frame is simulated: the input delay, plus the stalls of a 100 ms link.
+    assert all(3 <= c["input_to_render_frames"] for c in clients)
+    assert all(c["events_missed"] == 0 for c in clients)
+
+
+def test_rollback_with_one_frame_of_delay_rolls_back_and_stays_in_sync(tmp_path) -> None:
+    match = Match(tmp_path, "rollback", 1, ["random", "zigzag"])
+    match.run(8.0)
+    server, clients = match.stats()
+    assert server["desyncs"] == 0 and server["hash_checks"] >= 100
+    assert all(c["rollbacks"] > 0 and 1 <= c["rollback_frames_max"] <= 8 for c in clients)
+    assert all(c["input_to_render_frames"] <= 2.0 for c in clients)
+
+
+def test_a_late_joiner_starts_from_the_full_state_and_follows(tmp_path) -> None:
+    match = Match(tmp_path, "rollback", 2, ["circle", "zigzag"], net="lan")
+    match.run(3.0)
+    late = match.join("random")
+    match.run(4.0)
+    server, clients = match.stats()
+    assert server["desyncs"] == 0
+    assert late.net.frame_sync.engine.stats.hashes_sent >= 20  # it checked in, and agreed, many times
+    assert len(late.net.frame_sync.engine.world.players) == 3
+
+
+def test_a_stall_names_whom_it_waits_for(tmp_path) -> None:
+    match = Match(tmp_path, "lockstep", 2, ["circle", "zigzag"], net="lan")
+    match.run(2.0)
+    match.run(0.5, paused={1})  # the second client stops sending (a hitch, a debugger)
+    first = match.clients[0][0].net.frame_sync
+    assert first.stalled and first.waiting == (match.clients[1][0].session.player_id,)
+    assert match.server.frames.waiting == first.waiting
+    head = first.engine.head
+    match.run(1.0)
+    assert first.engine.head >= head + 50 and match.server.stats()["desyncs"] == 0  # it plays on
+
+
+# --- desync detection ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cause, bots", [
+    ("wall-clock", ["circle", "zigzag"]),
+    ("per-player", ["circle", "line"]),
+    ("iteration-order", ["pusher", "pusher", "pusher", "pusher"]),  # order shows in a crowd
+])
+def test_each_injected_cause_is_caught_within_hash_every_frames(tmp_path, cause: str, bots: list[str]) -> None:
+    match = Match(tmp_path, "lockstep", 2, bots, net="lan", inject={1: cause})
+    match.run(12.0)
+    server, clients = match.stats()
+    faulty = match.clients[1][0].net.rules
+    assert isinstance(faulty, FaultyRules) and faulty.first_divergence is not None
+    assert server["desyncs"] >= 1
+    first = server["first_desync_tick"]
+    assert faulty.first_divergence <= first < faulty.first_divergence + match.server.config.hash_every
+    report = json.loads(Path(server["desync_report"]).read_text())
+    assert report["frame"] == first
+    assert report["players_differing"] == [match.clients[1][0].session.name]
+    faulty_entry = next(p for p in report["players"] if p["name"] == match.clients[1][0].session.name)
+    assert faulty_entry["hash_agrees"] is False and faulty_entry["differences"]
+    assert all(line.startswith("player ") for line in faulty_entry["differences"])  # a player's field, named
+    honest = [p for p in report["players"] if p["name"] != match.clients[1][0].session.name]
+    assert all(p["differences"] == [] for p in honest)
+
+
+def test_on_desync_stop_ends_the_game(tmp_path) -> None:
+    match = Match(tmp_path, "lockstep", 2, ["circle", "line"], net="lan", inject={1: "per-player"}, on_desync="stop")
+    match.run(10.0)
+    assert match.server.stop_reason is not None and "desync at frame" in match.server.stop_reason
+    assert all("desync" in (c.session.reason or "") for c, _ in match.clients)
+
+
+def test_causes_are_the_three_of_the_issue() -> None:
+    assert set(CAUSES) == {"iteration-order", "wall-clock", "per-player"}
