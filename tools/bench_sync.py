@@ -2,6 +2,7 @@
 
 Usage::
 
+    python -m tools.bench_sync --families --net wifi # state sync, lockstep and rollback side by side
     python -m tools.bench_sync --net wifi            # the profile's lag, jitter and loss
     python -m tools.bench_sync --net wifi --loss 0   # same, without loss
     python -m tools.bench_sync --duration 5          # shorter rows
@@ -159,6 +160,47 @@ def print_table(rows: list[tuple[str, dict[str, float]]]) -> None:
         print(f"{label:<{width}}  " + "  ".join(cell(c, row[c]) for c in columns), flush=True)
 
 
+#: The two families side by side (``--families``): (label, server flags). The same two bots, the
+#: same link; only how the game is kept in sync differs.
+FAMILY_ROWS = (
+    ("state sync (prediction, interpolation)", []),
+    ("lockstep, input delay 3", ["--sync", "lockstep", "--input-delay", "3"]),
+    ("lockstep, input delay 6", ["--sync", "lockstep", "--input-delay", "6"]),
+    ("rollback, input delay 1", ["--sync", "rollback", "--input-delay", "1", "--max-rollback", "8"]),
+    ("rollback, input delay 3", ["--sync", "rollback", "--input-delay", "3", "--max-rollback", "8"]),
+)
+FAMILY_COLUMNS = ("input_to_render_frames", "input_to_render_frames_max", "stall_frames", "rollbacks",
+                  "rollback_frames_mean", "corrections", "kB_in_per_s", "kB_out_per_s", "hash_checks", "desyncs")
+
+
+def run_family(server_flags: list[str], args: argparse.Namespace) -> dict[str, float]:
+    """The ``pair`` scenario under one family; client figures averaged over the two clients."""
+    client_flags = link_flags(args) + ["--fps", str(args.fps)]
+    bots = [BotSpec(bot, client_flags, name=f"{bot}{i}") for i, bot in enumerate(SCENARIOS["pair"])]
+    result = run_match(bots, args.duration, ["--hash-every", "4"] + server_flags)
+    def mean_of(key: str) -> float:
+        return sum(number_or_nan(c.get(key, 0)) for c in result.clients) / len(result.clients)
+    return {"input_to_render_frames": mean_of("input_to_render_frames"),
+            "input_to_render_frames_max": max(c["input_to_render_frames_max"] for c in result.clients),
+            "stall_frames": mean_of("stall_frames"), "rollbacks": mean_of("rollbacks"),
+            "rollback_frames_mean": mean_of("rollback_frames_mean"), "corrections": mean_of("corrections"),
+            "kB_in_per_s": mean_of("bytes_in_per_s") / 1000, "kB_out_per_s": mean_of("bytes_out_per_s") / 1000,
+            "hash_checks": number_or_nan(result.server.get("hash_checks")),
+            "desyncs": number_or_nan(result.server.get("desyncs"))}
+
+
+def print_family_table(results: list[tuple[str, dict[str, float]]]) -> None:
+    width = max(len(label) for label, _ in results)
+    print(f"{'':{width}}  " + "  ".join(f"{c:>{max(8, len(c))}}" for c in FAMILY_COLUMNS))
+    for label, row in results:
+        cells = []
+        for c in FAMILY_COLUMNS:
+            value = row[c]
+            text = "-" if value != value else (f"{value:.0f}" if c in ("hash_checks", "desyncs") else f"{value:.2f}")
+            cells.append(f"{text:>{max(8, len(c))}}")
+        print(f"{label:{width}}  " + "  ".join(cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--net", choices=sorted(PROFILES), default="wifi", help="link profile (default %(default)s)")
@@ -167,11 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per row (default %(default)s)")
     parser.add_argument("--fps", type=int, default=60, help="frames per second of every client (default %(default)s)")
     parser.add_argument("--only", help="run only rows whose label contains this text")
+    parser.add_argument("--families", action="store_true",
+                        help="compare state sync, lockstep and rollback (two bots, same link) instead of the switches")
     args = parser.parse_args(argv)
     if not 1 <= args.fps <= 1000:
         parser.error(f"--fps must be 1..1000, got {args.fps}")
     print(f"profile {args.net} {PROFILES[args.net]}; overrides: {' '.join(link_flags(args)[2:]) or 'none'}; "
           f"{args.duration:.0f} s per row; clients at {args.fps} fps", flush=True)
+    if args.families:
+        rows = [(label, run_family(flags, args)) for label, flags in FAMILY_ROWS if not args.only or args.only in label]
+        print_family_table(rows)
+        return 0
     results = []
     for label, scenario, off, server_flags in ROWS:
         if args.only and args.only not in label:
