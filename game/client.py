@@ -142,7 +142,9 @@ class GameClient:
     # --- the view ------------------------------------------------------------------------------
 
     def _build_view(self, facts: FrameFacts) -> FrameView:
-        view = FrameView(switches=self.switches.as_dict(), status=self._status())
+        # The switches are state sync's techniques: frame sync has none of them to switch.
+        switches = self.switches.as_dict() if self.net.frame_sync is None else {}
+        view = FrameView(switches=switches, status=self._status())
         if not facts.playing:
             return view
         names = self.session.roster
@@ -198,7 +200,10 @@ class GameClient:
         host, port = self.session.server
         if state is ClientState.CONNECTING:
             return f"Connecting to {host}:{port}..."
-        if state is ClientState.CONNECTED and self.session.newest is None:
+        sync = self.net.frame_sync
+        if state is ClientState.CONNECTED and sync is not None and not sync.engine.started:
+            return "Connected, waiting for the game's state..."
+        if state is ClientState.CONNECTED and sync is None and self.session.newest is None:
             return "Connected, waiting for the first snapshot..."
         if state in (ClientState.REFUSED, ClientState.DISCONNECTED):
             return self.session.reason

@@ -41,6 +41,7 @@ MAX_CLOSE_PER_TICK = 8  # frames closed in one server tick, catching up
 HASHES_KEPT = 600  # our own hashes, to compare clients' reports with
 SET_OVERHEAD_BYTES = 6  # a set's own msgpack framing; each input adds about 5 (see ``_sets_per_packet``)
 SYNC_MODES = {"lockstep": SYNC_LOCKSTEP, "rollback": SYNC_ROLLBACK}
+ROSTER_EVERY_S = 0.1
 
 
 @dataclass
@@ -51,6 +52,7 @@ class FrameSlot:
     inputs: dict[int, int] = field(default_factory=dict)  # frame -> bits, for frames not closed yet
     have_frame: int = -1  # the newest frame whose set it holds (its own word)
     full_state: FullState | None = None  # sent until it holds that frame
+    roster_sent_s: float = float("-inf")  # the roster goes out at most every ROSTER_EVERY_S until it has it
 
 
 class FrameRelay:
@@ -95,6 +97,7 @@ class FrameRelay:
         if frames is None:
             return
         frames.have_frame = max(frames.have_frame, message.have_frame)
+        slot.roster_version_known = message.roster_version
         for offset, bits in enumerate(message.bits):
             frame = message.first_frame + offset
             if frames.first_input_frame <= frame and self.next_frame <= frame < self.next_frame + MAX_INPUTS_AHEAD:
@@ -169,6 +172,10 @@ class FrameRelay:
                 self.session._send(slot, frames.full_state, now)
                 return
             frames.full_state = None
+        if slot.roster_version_known != self.session.roster_version and now - frames.roster_sent_s >= ROSTER_EVERY_S:
+            frames.roster_sent_s = now
+            for part in self.session.roster_parts():
+                self.session._send(slot, part, now)
         first = max(frames.have_frame + 1, self.sets[0][0] if self.sets else self.next_frame)
         sets = [s for f, s in self.sets if f >= first][:self._sets_per_packet()]
         self.session._send(slot, FrameSets(first, tuple(sets), self.waiting), now)

@@ -117,7 +117,8 @@ class FrameSyncDriver:
         if len(bits) > MAX_REDUNDANT_INPUTS:
             first, bits = first + len(bits) - MAX_REDUNDANT_INPUTS, bits[-MAX_REDUNDANT_INPUTS:]
         hashes = tuple(self.engine.take_hashes(MAX_FRAME_HASHES))
-        self.session._send(FrameInput(max(1, first), tuple(bits), self.engine.have_frame, hashes), now)
+        self.session._send(FrameInput(max(1, first), tuple(bits), self.engine.have_frame, hashes,
+                                      max(self.session.roster_version, -1)), now)
 
     # --- 4. drawing -----------------------------------------------------------------------------
 

@@ -219,6 +219,7 @@ class FrameInput(NamedTuple):
     bits: tuple[int, ...]  # may be empty (nothing new to send, hashes or a keepalive only)
     have_frame: int  # the newest frame whose set we hold (-1: none): the server resends after it
     hashes: tuple[tuple[int, str], ...] = ()  # (frame, state hash), every ``hash_every`` frames
+    roster_version: int = -1  # the roster we have, so the server stops resending it
 
 
 class FrameSets(NamedTuple):
@@ -283,7 +284,8 @@ def _body_without_events(message: Message) -> list[Any]:
     if isinstance(message, Accept):
         return list(message[:6]) + [list(message.state_layout), list(message.sync)]
     if isinstance(message, FrameInput):
-        return [message.first_frame, list(message.bits), message.have_frame, [list(h) for h in message.hashes]]
+        return [message.first_frame, list(message.bits), message.have_frame, [list(h) for h in message.hashes],
+                message.roster_version]
     if isinstance(message, FrameSets):
         return [message.first_frame, [[list(s.joins), list(s.leaves), [list(i) for i in s.inputs]] for s in message.sets],
                 list(message.waiting)]
@@ -453,7 +455,7 @@ def _sync(value: Any) -> tuple[int, ...]:
 
 
 def _frame_input(body: list[Any]) -> FrameInput:
-    _list(body, 4, 4, "frame input body")
+    _list(body, 5, 5, "frame input body")
     bits = _list(body[1], 0, MAX_REDUNDANT_INPUTS, "frame input bits")
     hashes = []
     for item in _list(body[3], 0, MAX_FRAME_HASHES, "frame hashes"):
@@ -463,7 +465,7 @@ def _frame_input(body: list[Any]) -> FrameInput:
             raise PacketError("bad_body", "a state hash is not 32 hex digits")
         hashes.append((_int(item[0], 0, U32, "hash frame"), text))
     return FrameInput(_int(body[0], 1, U32, "first frame"), tuple(_int(b, 0, MAX_INPUT_BITS, "input bits") for b in bits),
-                      _int(body[2], -1, U32, "have frame"), tuple(hashes))
+                      _int(body[2], -1, U32, "have frame"), tuple(hashes), _int(body[4], -1, U32, "roster_version"))
 
 
 def _frame_set(value: Any) -> FrameSet:

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 
-from game import bots, sim
+from game import bots, sim, tag
 from netcode.conditioner import PROFILES
 from netcode.interpolation import SLEW
 from netcode.time_dilation import MAX_DILATION
@@ -175,6 +175,31 @@ def test_snapshot_bandwidth_delta_beats_full_beats_json_and_only_the_deltas_fit_
     for number in (f"{d.at('moving_b_per_player', 'delta', 128):.1f} B moving",
                    f"{d.at('max_datagram_b', 'full', 128):,.0f} B full (does not fit"):
         assert number in caption
+
+
+def test_lag_compensation_rewinds_the_target_to_where_the_shooter_drew_it() -> None:
+    d = scenario("lag_compensation")
+    assert d.verdict == d.target_id != d.shooter_id  # a confirmed hit
+    # The server's rewound hitbox is the client's drawing: the same blend of the same snapshots.
+    assert d.drawn_off_px <= 1.0
+    # The view time lies between two remembered snapshots, and the rewind is inside the cap.
+    assert d.snapshot_ticks.min() <= d.view_tick <= d.snapshot_ticks.max() < d.judged_tick
+    assert 0 < d.rewind_ms <= d.cap_ms
+    # The runner moved on by more than its own diameter, and there the beam misses it.
+    assert d.moved_px >= 2 * sim.PLAYER_RADIUS_PX and d.off_miss_px > 0
+    assert math.dist(d.track_px[-1], d.now_px) == pytest.approx(0, abs=1e-9)
+    # The beam is the rules' beam: its length and its start at the shooter.
+    assert math.dist(d.shooter_px, d.beam_end_px) == pytest.approx(tag.BEAM_RANGE_PX, rel=0.01)
+    # Lag compensation on: nearly every hit on screen is confirmed.
+    assert d.fired >= 5 and d.hits_on_screen >= 5 and d.confirmed >= 0.8 * d.hits_on_screen
+    assert d.unanswered == 0  # the server fired every shot the client's prediction fired
+    # A hit on screen the server rejected anyway had its beam start elsewhere: the shooter's own
+    # prediction was off (a push), which a rewind of the others cannot mend.
+    assert len(d.rejected_start_off_px) == d.hits_on_screen - d.confirmed
+    assert all(off >= 2.0 for off in d.rejected_start_off_px)
+    for number in (f"{d.rewind_ms:.0f} ms before", f"{d.drawn_off_px:.2f} px", f"misses it by {d.off_miss_px:.0f} px",
+                   f"confirmed {d.confirmed}."):
+        assert number in d.caption()
 
 
 # --- determinism, captions, the command -------------------------------------------------------------

@@ -168,7 +168,7 @@ messages = st.one_of(
     inputs_messages(),
     st.builds(FrameInput, st.integers(1, U32), st.lists(st.integers(0, MAX_INPUT_BITS), max_size=MAX_REDUNDANT_INPUTS).map(tuple),
               st.integers(-1, U32), st.lists(st.tuples(st.integers(0, U32), st.text("0123456789abcdef", min_size=32, max_size=32)),
-                                             max_size=8).map(tuple)),
+                                             max_size=8).map(tuple), st.integers(-1, U32)),
     st.builds(FrameSets, st.integers(1, U32), st.lists(st.builds(
         FrameSet, st.lists(st.integers(0, MAX_PLAYERS_ON_WIRE - 1), max_size=3).map(tuple),
         st.lists(st.integers(0, MAX_PLAYERS_ON_WIRE - 1), max_size=3).map(tuple),

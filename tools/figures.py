@@ -11,7 +11,10 @@ itself writes down: the server's per-tick trace (true positions, inputs applied,
 the clients' per-frame traces (predicted, drawn, render clock, time dilation) and the
 conditioners' fate of every datagram (sent, released or lost). One figure needs no network:
 ``snapshot_bandwidth`` runs the simulation directly and encodes its states with every snapshot
-codec (``tools.bench_codec``), because what it measures is bytes, not timing.
+codec (``tools.bench_codec``), because what it measures is bytes, not timing. One sets up its own
+fake-clock game: ``lag_compensation`` needs server bots and a tagger client that reads its own
+screen, which ``run_game`` does not offer, and records each rewind of the server's
+``LagCompensator``.
 
 Each figure is two functions and a caption:
 
@@ -41,15 +44,22 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from game import bots, sim
+from game import bots, sim, tag
 from game.bots import Bot
-from game.client import Switches
-from netcode.conditioner import PROFILES, Fate, LinkSettings
+from game.client import ClientOptions, GameClient, Switches
+from game.netgame import SimRules
+from game.server_app import add_server_bots
+from game.tag_bots import tagger_bot
+from netcode.clock import FakeClock
+from netcode.conditioner import PROFILES, Fate, LinkConditioner, LinkSettings
 from netcode.interpolation import OFFSET_WINDOW_S, SLEW, InterpolationSettings
+from netcode.lag_compensation import DEFAULT_CAP_MS, LagCompensator
 from netcode.protocol import MAX_PACKET_BYTES, PacketError, PacketType, decode_header
+from netcode.server import ServerConfig, ServerSession
+from netcode.transport import MemoryNetwork
 
 from . import bench_codec
-from .scenarios import WIFI, Run, run_game
+from .scenarios import FPS, SERVER, WIFI, Run, run_game
 from .trace_analysis import HISTOGRAM_KEYS, TOP_SPEED_PX_S, input_track, one_input_pct, server_track
 
 if TYPE_CHECKING:
@@ -760,6 +770,160 @@ def snapshot_bandwidth() -> SnapshotBandwidth:
         max_datagram_b=table("max_datagram_b"), ago_ticks=bench_codec.snapshot_grid(BANDWIDTH_AGO_TICKS))
 
 
+# --- 10. lag_compensation ------------------------------------------------------------------------
+
+LAG_SECONDS = 30.0
+LAG_SERVER_BOTS = 3  # tools.bench_lag's game: three server bots that play tag, and one tagger client
+LAG_MIN_RANGE_PX = 4 * sim.PLAYER_RADIUS_PX  # a shot drawn with the runner clear of the shooter
+LAG_TRACK_EXTRA_S = 0.2  # the runner's track is drawn from this long before the cap
+
+
+@dataclass
+class LagCompensation:
+    shooter_id: int
+    target_id: int
+    shooter_px: tuple[float, float]  # where the server had the shooter when the beam fired
+    beam_end_px: tuple[float, float]
+    drawn_px: tuple[float, float]  # the runner as the shooter's screen drew it (the client's ShotBook)
+    rewound_px: tuple[float, float]  # the runner where the server judged it (LagCompensator.view)
+    now_px: tuple[float, float]  # the runner in the server's world when the shot was judged
+    cap_px: tuple[float, float]  # the runner cap_ms before the shot's tick: no rewind reaches further
+    track_px: Points  # the runner's true track, every tick, up to the world the shot was judged in (server trace)
+    snapshot_ticks: np.ndarray  # the snapshots the server remembered over that span ...
+    snapshots_px: Points  # ... and the runner in each of them
+    view_tick: float  # the view time the input carried, in ticks
+    judged_tick: int
+    rewind_ms: float
+    drawn_off_px: float  # |drawn - rewound|
+    moved_px: float  # |now - rewound|
+    off_miss_px: float  # judged against the runner where the server had it (the switch off): how far it misses
+    verdict: int  # the server's verdict: the player hit (-1: nobody)
+    fired: int  # the client's counts over the whole run (ShotBook)
+    hits_on_screen: int
+    confirmed: int
+    unanswered: int  # shots without a verdict: 0 means the server fired every shot the prediction fired
+    rejected_start_off_px: list[float]  # each rejected hit: its beam's start, server against the client's prediction
+    obstacles_px: np.ndarray
+    walls_px: np.ndarray
+    cap_ms: int = DEFAULT_CAP_MS
+    seconds: float = LAG_SECONDS
+
+    def caption(self) -> str:
+        return (f"One tag beam of a tagger client under wifi playing {LAG_SERVER_BOTS} server bots (the game "
+                f"of tools.bench_lag, {self.seconds:g} s on the fake clock; of its confirmed shots, the one whose "
+                f"runner got furthest away). The client fired at player {self.target_id} where its screen drew "
+                f"it, interpolated at a server time {self.rewind_ms:.0f} ms before the tick that judged the "
+                f"shot. The server blended the two snapshots it had sent around that view time, as the client's "
+                f"interpolation does, and judged the beam there: the rewound hitbox is {self.drawn_off_px:.2f} px "
+                f"from the drawn one, and the hit is confirmed. By then the runner was {self.moved_px:.0f} px "
+                f"from there; judged where the server had it, as with the switch off, the beam misses it by "
+                f"{self.off_miss_px:.0f} px. No rewind reaches further back than the {self.cap_ms} ms cap. Of the "
+                f"client's {self.fired} shots in the run, {self.hits_on_screen} were hits on its screen and the "
+                f"server confirmed {self.confirmed}.")
+
+
+class _RecordingCompensator(LagCompensator):
+    """The server's own lag compensator, also keeping what each rewind saw: (judged tick, view
+    time, rewound players, the world before the step, the remembered snapshots)."""
+
+    def __init__(self, session_world: Callable[[], Any], *args: Any) -> None:
+        super().__init__(*args)
+        self.session_world = session_world
+        self.rewinds: list[tuple[int, int, Any, Any, list]] = []
+
+    def view(self, view_256: int, now_tick: int) -> Any:
+        seen = super().view(view_256, now_tick)
+        self.rewinds.append((now_tick, view_256, seen, self.session_world(), list(self.history)))
+        return seen
+
+
+def _miss_px(shot: Any, target: tuple[int, int]) -> float:
+    """How far outside the beam's reach a player at ``target`` (subpx) is, in px (tag.beam_target's geometry)."""
+    ux, uy = tag.AIM_VECTORS_256[shot.aim]
+    rx, ry = target[0] - shot.x, target[1] - shot.y
+    along, across = (rx * ux + ry * uy) / 256, abs(rx * uy - ry * ux) / 256
+    radius = sim.PLAYER_RADIUS_PX * sim.SUBPX
+    reach = tag.BEAM_RANGE_PX * sim.SUBPX
+    off_along = max(0.0, -radius - along, along - reach - radius)
+    off_across = max(0.0, across - radius - tag.BEAM_HALF_WIDTH_PX * sim.SUBPX)
+    return math.hypot(off_along, off_across) / sim.SUBPX
+
+
+def lag_compensation() -> LagCompensation:
+    """A tagger client (``run_client.py --bot tagger``) under wifi against server bots that play
+    tag, on the fake clock; the server's ``LagCompensator`` records each rewind. ``run_game`` has
+    no server bots and hands its bots no client, so this game is set up here."""
+    rules = SimRules(TICK_RATE)
+    config = ServerConfig(tick_rate=TICK_RATE)
+    clock, network = FakeClock(), MemoryNetwork()
+    session = ServerSession(rules, network.endpoint(SERVER), config, clock.now())
+    session.lag = _RecordingCompensator(lambda: session.world, rules, config.tick_rate, config.lag_cap_ms)
+    add_server_bots(session, LAG_SERVER_BOTS)
+    trace: list[dict] = []
+    session.tracer = trace.append
+    link = LinkConditioner(network.endpoint(("10.0.0.2", 5000)), WIFI, SEED * 100)
+    client = GameClient(link, SERVER, ClientOptions(name="tagger"), Switches(), clock.now())
+    bot = tagger_bot(client.scene)
+    fired: dict[int, Any] = {}  # the client's shots by input number, as fired (ShotBook forgets them)
+    judged: dict[int, Any] = {}  # the server's shots of the client by tick (sim.World.shots)
+    ticks = frames = 0
+    while ticks < round(LAG_SECONDS * TICK_RATE):  # as run_game: server first when both are due
+        tick_at, frame_at = ticks * FPS, frames * TICK_RATE
+        clock.advance(min(tick_at, frame_at) / (TICK_RATE * FPS) - clock.now())
+        if tick_at <= frame_at:
+            session.receive(clock.now())
+            session.tick_once(clock.now())
+            ticks += 1
+            mine = [s for s in session.world.shots if s.shooter == client.session.player_id]
+            if mine:
+                judged[session.tick] = mine
+        else:
+            client.frame(clock.now(), 1 / FPS, bot)
+            frames += 1
+            for seq, shot in client.shots.shots.items():
+                fired.setdefault(seq, shot)
+    counts = client.shots.figures()
+    client.close()
+    applied = {record["tick"]: record["inputs"].get(str(client.session.player_id), []) for record in trace}
+    candidates, rejected_start_off_px = [], []
+    for tick, view_256, seen, before, history in session.lag.rewinds:
+        (shot,) = judged[tick]  # one input a tick: at most one shot of the client
+        seq = applied[tick][shot.input_index][0]
+        drawn = fired[seq]
+        if shot.target != drawn.target:  # a rejected hit: where did its beam start?
+            rejected_start_off_px.append(math.dist((shot.x / sim.SUBPX, shot.y / sim.SUBPX), drawn.origin))
+        if shot.target < 0 or shot.target != drawn.target:
+            continue  # only confirmed hits
+        shooter = (shot.x / sim.SUBPX, shot.y / sim.SUBPX)
+        if math.dist(shooter, drawn.target_px) < LAG_MIN_RANGE_PX:
+            continue
+        rewound = tuple(v / sim.SUBPX for v in seen[shot.target])
+        now = tuple(v / sim.SUBPX for v in rules.positions(before)[shot.target])
+        candidates.append((math.dist(rewound, now), tick, view_256, shot, drawn, rewound, now, before, history))
+    moved, tick, view_256, shot, drawn, rewound, now, before, history = max(candidates, key=lambda c: (c[0], -c[1]))
+    target = shot.target
+    track = server_track(trace, target)
+    cap_ticks = config.lag_cap_ms * TICK_RATE // 1000
+    span = (track.key >= tick - cap_ticks - LAG_TRACK_EXTRA_S * TICK_RATE) & (track.key <= tick - 1)  # up to `now`
+    ux, uy = tag.AIM_VECTORS_256[shot.aim]
+    kept = [(t, w) for t, w in history if t >= tick - cap_ticks - LAG_TRACK_EXTRA_S * TICK_RATE]
+    return LagCompensation(
+        shooter_id=shot.shooter, target_id=target, shooter_px=(shot.x / sim.SUBPX, shot.y / sim.SUBPX),
+        beam_end_px=((shot.x + ux * tag.BEAM_RANGE_PX) / sim.SUBPX, (shot.y + uy * tag.BEAM_RANGE_PX) / sim.SUBPX),
+        drawn_px=tuple(drawn.target_px), rewound_px=rewound, now_px=now,
+        cap_px=(float(np.interp(tick - cap_ticks, track.key, track.x_px)),
+                float(np.interp(tick - cap_ticks, track.key, track.y_px))),
+        track_px=np.column_stack((track.x_px[span], track.y_px[span])),
+        snapshot_ticks=np.array([t for t, _ in kept]),
+        snapshots_px=np.array([rules.positions(w)[target] for t, w in kept], dtype=float).reshape(-1, 2) / sim.SUBPX,
+        view_tick=view_256 / 256, judged_tick=tick, rewind_ms=(tick * 256 - view_256) / 256 * 1000 / TICK_RATE,
+        drawn_off_px=math.dist(drawn.target_px, rewound), moved_px=moved,
+        off_miss_px=_miss_px(shot, rules.positions(before)[target]), verdict=shot.target,
+        fired=counts["tags_fired"], hits_on_screen=counts["tags_hit_on_screen"], confirmed=counts["tags_confirmed"],
+        unanswered=counts["tags_unanswered"], rejected_start_off_px=rejected_start_off_px,
+        obstacles_px=_rects_px(sim.OBSTACLES), walls_px=_rects_px(sim.WALLS), cap_ms=config.lag_cap_ms)
+
+
 # --- drawing (matplotlib only below) ------------------------------------------------------------
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 5.6, 100  # 1000 x 560 px
@@ -1063,6 +1227,77 @@ def draw_snapshot_bandwidth(data: SnapshotBandwidth) -> "Figure":
     return fig
 
 
+def draw_lag_compensation(data: LagCompensation) -> "Figure":
+    from matplotlib.patches import Circle, Polygon, Rectangle
+
+    fig, axes = _new_figure(2, 1, height_in=7.6, height_ratios=[4.2, 1])
+    top, bottom = axes[:, 0]
+    radius = sim.PLAYER_RADIUS_PX
+    points = np.vstack([data.track_px, [data.shooter_px, data.beam_end_px, data.drawn_px, data.now_px]])
+    x0, y0 = points.min(axis=0) - 2.6 * radius
+    x1, y1 = points.max(axis=0) + 2.6 * radius
+    for rect, color in [(r, "#555555") for r in data.walls_px] + [(r, "#aaaaaa") for r in data.obstacles_px]:
+        top.add_patch(Rectangle((rect[0], rect[1]), rect[2] - rect[0], rect[3] - rect[1], color=color, lw=0))
+    # The beam: a hit is a player whose circle comes within the beam's half width of the segment.
+    (sx, sy), (ex, ey) = data.shooter_px, data.beam_end_px
+    ux, uy = (ex - sx) / tag.BEAM_RANGE_PX, (ey - sy) / tag.BEAM_RANGE_PX
+    for half, color, alpha, label in ((radius + tag.BEAM_HALF_WIDTH_PX, "#ffd27f", 0.35,
+                                       "a centre in here is hit (radius + beam half width)"),
+                                      (tag.BEAM_HALF_WIDTH_PX, "#ff7f0e", 0.9, f"the beam ({tag.BEAM_RANGE_PX} px)")):
+        nx, ny = -uy * half, ux * half
+        top.add_patch(Polygon([(sx + nx, sy + ny), (ex + nx, ey + ny), (ex - nx, ey - ny), (sx - nx, sy - ny)],
+                              closed=True, color=color, alpha=alpha, lw=0, label=label))
+    cap_tick = data.judged_tick - data.cap_ms * TICK_RATE / 1000
+    first_tick = data.judged_tick - len(data.track_px)  # the track ends at the world before the judging tick
+    ticks = np.arange(first_tick, data.judged_tick)
+    older = ticks <= cap_tick
+    top.plot(data.track_px[older, 0], data.track_px[older, 1], color="#bbbbbb", lw=1.2, ls="--")
+    top.plot(data.track_px[~older, 0], data.track_px[~older, 1], color=COLORS["server"], lw=1.2, alpha=0.6,
+             label=f"player {data.target_id}'s true track, the last {data.cap_ms} ms (every tick)")
+    top.plot(data.snapshots_px[:, 0], data.snapshots_px[:, 1], "o", color=COLORS["snapshot"], markersize=3,
+             label="its position in each snapshot the server remembers")
+    top.plot(*data.cap_px, "D", color=COLORS["lost"], markersize=8,
+             label=f"{data.cap_ms} ms before: the cap, no rewind reaches further")
+    top.add_patch(Circle(data.now_px, radius, fill=False, ec=COLORS["lost"], lw=2.2,
+                         label="where the server had it when it judged the shot"))
+    top.add_patch(Circle(data.rewound_px, radius, color=COLORS["on"], alpha=0.45, lw=0,
+                         label=f"rewound {data.rewind_ms:.0f} ms: the hitbox the server checked"))
+    top.add_patch(Circle(data.drawn_px, radius, fill=False, ec=COLORS["predicted"], lw=2, ls="--",
+                         label="where the shooter's screen drew it (interpolated)"))
+    top.add_patch(Circle(data.shooter_px, radius, color="#ff6020", alpha=0.9, lw=0,
+                         label=f"the shooter, player {data.shooter_id} (it)"))
+    top.annotate("", xy=data.now_px, xytext=data.rewound_px,
+                 arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.2, shrinkA=radius * 0.8, shrinkB=radius * 1.1))
+    mid = ((data.now_px[0] + data.rewound_px[0]) / 2, (data.now_px[1] + data.rewound_px[1]) / 2)
+    top.annotate(f"{data.moved_px:.0f} px\nfurther on", mid, xytext=(-10, 0), textcoords="offset points",
+                 fontsize=10, color="#555555", va="center", ha="right")
+    top.set_xlim(x0, x1)
+    top.set_ylim(y1, y0)  # screen coordinates: y grows downwards
+    top.set_aspect("equal")
+    top.grid(False)
+    top.set_xlabel("x (px)")
+    top.set_ylabel("y (px)")
+    top.set_title(f"A tag beam judged by the server, from above (wifi, tick {data.judged_tick})")
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    # The timeline: the remembered snapshots, the view time between two of them, and the cap.
+    ms = lambda tick: (np.asarray(tick, dtype=float) - data.judged_tick) * 1000 / TICK_RATE  # noqa: E731
+    left = ms(first_tick)
+    bottom.axvspan(left, ms(cap_tick), color="#dddddd", lw=0, label="beyond the cap: judged at the cap")
+    bottom.plot(ms(data.snapshot_ticks), np.zeros(len(data.snapshot_ticks)), "o", color=COLORS["snapshot"],
+                markersize=4, label="snapshots sent and remembered")
+    around = data.snapshot_ticks[np.argsort(np.abs(data.snapshot_ticks - data.view_tick))[:2]]
+    bottom.plot(ms(around), np.zeros(2), "o", color=COLORS["on"], markersize=8, label="the two blended")
+    bottom.axvline(ms(data.view_tick), color=COLORS["predicted"], lw=2,
+                   label=f"view time the input carried: {data.rewind_ms:.0f} ms back")
+    bottom.axvline(0, color=COLORS["server"], lw=1.5, label="the tick that judged the shot")
+    bottom.set_xlim(left, 25)
+    bottom.set_yticks([])
+    bottom.grid(axis="y", visible=False)
+    bottom.set_xlabel("server time, ms before the tick that judged the shot")
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.15), fontsize=9, frameon=False)
+    return fig
+
+
 # --- the command ----------------------------------------------------------------------------------
 
 
@@ -1083,6 +1318,7 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("input_buffer_lead", input_buffer_lead, draw_input_buffer_lead),
     FigureSpec("local_blend_144fps", local_blend_144fps, draw_local_blend_144fps),
     FigureSpec("snapshot_bandwidth", snapshot_bandwidth, draw_snapshot_bandwidth),
+    FigureSpec("lag_compensation", lag_compensation, draw_lag_compensation),
 )
 NAMES = tuple(spec.name for spec in FIGURES)
 CAPTIONS_FILE = "captions.md"
