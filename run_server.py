@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tick-rate", type=int, default=60, help="simulation ticks per second (default %(default)s)")
     parser.add_argument("--snapshot-rate", type=int, default=30, help="snapshots per second to each client (default %(default)s)")
     parser.add_argument("--max-players", type=int, default=16,
-                        help="player slots, up to 128 with the delta codec, 64 with full (default %(default)s)")
+                        help="player slots, up to 128 with the delta codec, 32 with full (default %(default)s)")
     parser.add_argument("--snapshot-codec", choices=SNAPSHOT_CODECS, default="delta",
                         help="delta (default): each snapshot is bit-packed against the newest one the client "
                              "has, players advanced by their own velocity; full: every integer, every time")

@@ -36,7 +36,7 @@ from . import sim, tag
 from .view import Beam, ScoreRow
 
 VERDICT_WAIT_S = 2.0  # a shot with no verdict after this long is counted unanswered and forgotten
-BEAM_SHOWN_S = 0.6
+BEAM_SHOWN_S = 1.0  # the renderer fades the line by 0.4 s and holds the hit marker until 1 s: the verdict
 MAX_SHOTS_KEPT = 64
 Point = tuple[float, float]
 

@@ -331,7 +331,8 @@ def run_round(table: Table, rnd: Round, pickups: tuple[Pickup, ...], spawn_point
     if not rnd.playing(tick, times):
         return rnd, pickups
     if len(table.ids) >= 2 and not any(t.it for t in table.tags):
-        rnd = _choose_its(table, rnd, 1)  # the last it left: someone else is it
+        # Nobody is it (the game's first players, or every it left): draw as at a round's start.
+        rnd = _choose_its(table, rnd, its_for(len(table.ids)))
     if (tick - rnd.start_tick) % times.pickup_every == 0 and tick > rnd.start_tick and len(pickups) < MAX_PICKUPS:
         rnd, pickups = _spawn_pickup(rnd, pickups, spawn_points, tick)
     return rnd, pickups

@@ -45,7 +45,8 @@ from .connection import Connection
 from .game_api import World
 from .protocol import (INPUT_SEQ_NONE, MAX_REDUNDANT_INPUTS, PROTOCOL_VERSION, TOKEN_NONE, U32, Accept,
                        Challenge, ConnectRequest, DeltaSnapshot, Disconnect, FrameSets, FullState, Inputs, KeepAlive,
-                       PacketError, PacketType, Refuse, Roster, Snapshot, decode_body, decode_header)
+                       PacketError, PacketType, Refuse, Roster, Snapshot, SnapshotFragment, decode_body,
+                       decode_header)
 from .reliable import ReliableReceiver
 from .snapshot_codec import StateLayout
 from .stats import DropCounter, RateMeter, mean, percentile
@@ -145,6 +146,8 @@ class ClientSession:
         self.events_in = ReliableReceiver()  # the server's reliable events, in order, each once
         self.events: deque = deque(maxlen=MAX_EVENTS_WAITING)  # delivered, for the game to take
         self.frame_messages: deque = deque(maxlen=MAX_FRAME_MESSAGES)  # frame sync: sets and full states, to take
+        self._fragments_tick = -1  # the tick whose snapshot parts are being collected ...
+        self._fragments: dict[int, SnapshotFragment] = {}  # ... by part (at most MAX_SNAPSHOT_FRAGMENTS)
         self.rate_out = RateMeter()
 
     # --- sending -------------------------------------------------------------------------------
@@ -298,6 +301,9 @@ class ClientSession:
             received = self._on_snapshot(snapshot, now)
             self._keep_baseline(snapshot.tick, rows)  # only once it has proven a valid state
             return received
+        elif isinstance(message, SnapshotFragment):
+            whole = self._join_fragment(message)
+            return None if whole is None else self._on_message(whole, now)
         elif isinstance(message, (FrameSets, FullState)):
             if self.state is not ClientState.CONNECTED or not self.accept.sync:
                 raise PacketError("unexpected", type(message).__name__)
@@ -328,6 +334,20 @@ class ClientSession:
             self.newest, self.newest_world = snapshot, world
             self.unacked.trim_through(snapshot.last_input_seq)
         return Received(snapshot, world, newest)
+
+    def _join_fragment(self, fragment: SnapshotFragment) -> DeltaSnapshot | None:
+        """Keep the parts of the newest fragmented tick; the whole delta once every part is here."""
+        if self._fragments_tick != fragment.tick:
+            if fragment.tick < self._fragments_tick:
+                return None  # an older tick's part, after a newer one began: that snapshot is lost
+            self._fragments_tick, self._fragments = fragment.tick, {}
+        self._fragments[fragment.part] = fragment
+        if len(self._fragments) < fragment.parts or any(f.parts != fragment.parts for f in self._fragments.values()):
+            return None
+        parts = [self._fragments[i] for i in range(fragment.parts)]
+        self._fragments = {}
+        return DeltaSnapshot(fragment.tick, fragment.last_input_seq, fragment.roster_version, 0,
+                             b"".join(p.chunk for p in parts), fragment.input_lead_cticks, fragment.input_target_cticks)
 
     def _undelta(self, delta: DeltaSnapshot) -> tuple[Snapshot, np.ndarray]:
         """The plain snapshot a delta stands for, rebuilt from the baseline it names, and its rows."""

@@ -24,11 +24,13 @@ screen showed them, judges there, and applies the result now.
 4. **The cap.** A rewind lets a victim be hit up to that long after it left the shooter's sight
    (ducking behind cover "too late" is the price of lag compensation, paid by the victim). Source
    allows 1 s, for players across the internet, and so do we: a rewind is a round trip, plus the
-   interpolation delay, plus the input buffer, plus the frame on screen. On the link conditioner's
-   ``wifi`` profile (100 ms each way) that measures about 400 ms on average and over 500 ms at
-   the worst; on ``bad`` (250 ms each way) about 750 ms. A cap of 500 ms cut a third of the wifi
-   shots short. The price: a runner can be tagged up to 1 s (320 px of running) after leaving the
-   shooter's sight. Older views are judged at the cap, where the target has usually moved: a miss.
+   interpolation delay, plus the input buffer, plus the frame on screen. Measured with
+   ``python -m tools.bench_lag``: on the link conditioner's ``wifi`` profile (100 ms round trip)
+   rewinds average 250-280 ms and reach about 400 ms; on ``bad`` (500 ms round trip, 15% loss)
+   they average 480-620 ms and reach about 780 ms. A 500 ms cap would cut the bad link's shots
+   short; 1 s covers both. The price: a runner can be tagged up to 1 s (320 px of running) after
+   leaving the shooter's sight. Older views are judged at the cap, where the target has usually
+   moved: a miss.
 
 With the switch off (``run_server.py --no-lag-compensation``) shots are judged against the
 world of the tick before the shot, which is what the server alone knows.

@@ -91,6 +91,7 @@ class PacketType:
     FRAME_SETS = 12  # server -> client
     FULL_STATE = 13  # server -> client, once, when joining
     STATE_DUMP = 14  # client -> server, when asked after a desync
+    SNAPSHOT_FRAGMENT = 15  # a delta against nothing too big for one datagram, in parts
 
 
 class PacketError(Exception):
@@ -181,6 +182,24 @@ class DeltaSnapshot(NamedTuple):
     events: EventBatch | None = None
 
 
+MAX_SNAPSHOT_FRAGMENTS = 4
+
+
+class SnapshotFragment(NamedTuple):
+    """One part of a delta snapshot against nothing (``baseline_ago`` 0) whose payload does not fit
+    one datagram (a big game whose every player has a record). The client joins the parts of a
+    tick in order and reads them as one ``DeltaSnapshot``; a lost part loses that snapshot."""
+
+    tick: int
+    last_input_seq: int
+    roster_version: int
+    input_lead_cticks: int
+    input_target_cticks: int
+    part: int  # 0..parts-1
+    parts: int  # 2..MAX_SNAPSHOT_FRAGMENTS
+    chunk: bytes  # the payload's bytes, part ``part`` of ``parts``
+
+
 class Roster(NamedTuple):
     """The player list, or one part of it: 128 names do not fit one datagram."""
 
@@ -251,7 +270,7 @@ class Disconnect(NamedTuple):
 
 
 Message = Union[ConnectRequest, Challenge, Accept, Refuse, Inputs, Snapshot, DeltaSnapshot, Roster,
-                KeepAlive, Disconnect, FrameInput, FrameSets, FullState, StateDump]
+                KeepAlive, Disconnect, FrameInput, FrameSets, FullState, StateDump, SnapshotFragment]
 
 _TYPE_OF: dict[type, int] = {
     ConnectRequest: PacketType.CONNECT_REQUEST, Accept: PacketType.ACCEPT, Refuse: PacketType.REFUSE,
@@ -259,6 +278,7 @@ _TYPE_OF: dict[type, int] = {
     KeepAlive: PacketType.KEEPALIVE, Disconnect: PacketType.DISCONNECT, Challenge: PacketType.CHALLENGE,
     DeltaSnapshot: PacketType.DELTA_SNAPSHOT, FrameInput: PacketType.FRAME_INPUT, FrameSets: PacketType.FRAME_SETS,
     FullState: PacketType.FULL_STATE, StateDump: PacketType.STATE_DUMP,
+    SnapshotFragment: PacketType.SNAPSHOT_FRAGMENT,
 }
 
 
@@ -557,6 +577,18 @@ def _decode_delta_snapshot(body: list[Any]) -> DeltaSnapshot:
                          _int(body[4], LEAD_TARGET_NONE, MAX_LEAD_CTICKS, "input_target"), _events(body, 7))
 
 
+def _decode_fragment(body: list[Any]) -> SnapshotFragment:
+    _list(body, 8, 8, "snapshot fragment body")
+    if not isinstance(body[7], bytes) or not body[7]:
+        raise PacketError("bad_body", "fragment chunk is not bytes")
+    parts = _int(body[6], 2, MAX_SNAPSHOT_FRAGMENTS, "fragment parts")
+    return SnapshotFragment(_int(body[0], 0, U32, "tick"), _int(body[1], INPUT_SEQ_NONE, U32, "last_input_seq"),
+                            _int(body[2], 0, U32, "roster_version"),
+                            _int(body[3], -MAX_LEAD_CTICKS, MAX_LEAD_CTICKS, "input_lead"),
+                            _int(body[4], LEAD_TARGET_NONE, MAX_LEAD_CTICKS, "input_target"),
+                            _int(body[5], 0, parts - 1, "fragment part"), parts, body[7])
+
+
 def _decode_roster(body: list[Any]) -> Roster:
     _list(body, 4, 4, "roster body")
     entries = _list(body[1], 0, MAX_PLAYERS_ON_WIRE, "roster players")
@@ -588,4 +620,5 @@ _DECODERS = {
     PacketType.FRAME_INPUT: _frame_input, PacketType.FRAME_SETS: _frame_sets,
     PacketType.FULL_STATE: lambda body: _frame_state(body, FullState),
     PacketType.STATE_DUMP: lambda body: _frame_state(body, StateDump),
+    PacketType.SNAPSHOT_FRAGMENT: _decode_fragment,
 }

@@ -57,7 +57,7 @@ from .protocol import (CONNECT_REQUEST_MIN_BYTES, LEAD_TARGET_NONE, MAX_ACK_DELA
                        MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_ROSTER_PARTS, PROTOCOL_VERSION,
                        TOKEN_NONE, U32, U64, Accept, Challenge,
                        ConnectRequest, DeltaSnapshot, Disconnect, FrameInput, FrameSets, Header, Inputs, KeepAlive,
-                       Message, StateDump,
+                       Message, SnapshotFragment, StateDump, MAX_SNAPSHOT_FRAGMENTS,
                        PacketError, PacketType, Refuse, Roster, Snapshot, decode_body, decode_header, encode,
                        precheck)
 from .reliable import EventOverflow, ReliableSender
@@ -69,7 +69,9 @@ STEADY_AFTER_S = 2.0  # a client's first seconds (its clock still settling) are 
 DEPARTED_KEPT = 64  # final positions remembered for players who left (bounded: names churn)
 MAX_DATAGRAMS_PER_TICK = 512  # 128 players send about 1 each per tick: a wide margin, a firm bound
 REFUSAL_LOG_INTERVAL_S = 1.0  # a flood of refusals is logged as one line a second, with a count
-FULL_CODEC_MAX_PLAYERS = 64  # plain integers for more players would not fit one datagram
+# Plain integers: a player at top speed is about 17 bytes of msgpack and its tag record up to 16
+# more, so about 34 players fill a 1,200-byte datagram; the full codec stops at 32.
+FULL_CODEC_MAX_PLAYERS = 32
 ROSTER_NAMES_PER_PART = 16  # 16 names of 16 characters of up to 4 bytes each fit one datagram
 SNAPSHOT_CODECS = ("delta", "full")
 MAX_ENCODINGS_PER_SNAPSHOT = 8  # distinct delta encodings per snapshot tick, "against nothing" included
@@ -178,6 +180,7 @@ class ServerSession:
         self.sent_states: OrderedDict[int, np.ndarray] = OrderedDict()  # tick -> state rows: the baselines
         self.baselines_per_snapshot = RunningMean()  # distinct baselines (encodings) per snapshot tick
         self.snapshots_full = 0  # snapshots sent with no baseline
+        self.snapshots_fragmented = 0  # ... of which too big for one datagram, sent in parts
         self.snapshots_sent = 0
         self.final_positions_px: OrderedDict[str, list[float]] = OrderedDict()  # departed players, newest last
         self.departed_input_ticks: Counter = Counter()  # histograms of clients who left
@@ -485,9 +488,12 @@ class ServerSession:
         for slot in self._slots_by_id():
             message = self._snapshot_for(slot, state, payloads, encodable)
             if message is None:
-                self.dropped.add("too_big_to_send")
-                continue
-            size = self._send(slot, message, now)
+                size = self._send_fragments(slot, now)
+                if not size:
+                    self.dropped.add("too_big_to_send")
+                    continue
+            else:
+                size = self._send(slot, message, now)
             self.snapshot_bytes.add(size / players)
             self.snapshots_sent += 1
             if slot.roster_version_known != self.roster_version:
@@ -495,6 +501,24 @@ class ServerSession:
                     self._send(slot, part, now)
         if payloads:
             self.baselines_per_snapshot.add(len(payloads))
+
+    def _send_fragments(self, slot: ClientSlot, now: float) -> int:
+        """A delta against nothing too big for one datagram, in parts (``SnapshotFragment``)."""
+        try:
+            payload = snapshot_codec.encode(self.rules.state_layout, self.sent_states[self.tick], None, 0)
+        except ValueError:
+            return 0
+        parts = -(-len(payload) // MAX_DELTA_PAYLOAD_BYTES)
+        if parts > MAX_SNAPSHOT_FRAGMENTS:
+            return 0
+        target = slot.inputs.target_lead_ticks()
+        lead, aim = round(slot.inputs.lead_ticks() * 100), LEAD_TARGET_NONE if target is None else round(target * 100)
+        chunk = -(-len(payload) // parts)
+        self.snapshots_full += 1
+        self.snapshots_fragmented += 1
+        return sum(self._send(slot, SnapshotFragment(self.tick, slot.inputs.last_applied_seq, self.roster_version,
+                                                     lead, aim, part, parts, payload[part * chunk:(part + 1) * chunk]),
+                              now) for part in range(parts))
 
     def _delta_payload(self, state: Sequence[int] | np.ndarray, base_tick: int) -> bytes | None:
         """``state`` against the baseline of ``base_tick`` (-1: nothing); None if it cannot fit.
@@ -652,6 +676,7 @@ class ServerSession:
             "snapshot_codec": self.config.snapshot_codec,
             "snapshot_baselines_mean": round(self.baselines_per_snapshot.mean, 2),
             "snapshot_full_pct": round(100 * self.snapshots_full / max(1, self.snapshots_sent), 2),
+            "snapshots_fragmented": self.snapshots_fragmented,
             "dropped_packets": dict(self.dropped),
             "dropped_packets_total": self.dropped.total,
             "inputs_skipped": self.departed_skipped + sum(s.inputs.skipped for s in self.clients.values()),

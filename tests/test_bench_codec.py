@@ -15,6 +15,7 @@ from netcode.protocol import MAX_PACKET_BYTES, PROTOCOL_VERSION, U32, U64, Delta
 from netcode.reliable import EVENT_WINDOW, MAX_EVENT_BYTES, MAX_EVENTS_PER_PACKET
 from game.netgame import STATE_LAYOUT
 from game.sim import RULES_HASH
+from game.tag import its_for
 from tools import bench_codec
 from tools.bench_codec import Row, datagram, measure
 
@@ -56,11 +57,11 @@ def test_delta_is_smaller_than_full_which_is_smaller_than_json(rows) -> None:
 
 @pytest.mark.parametrize("players", [6, 16])
 def test_an_idle_snapshot_costs_one_bit_per_entity(players: int) -> None:
-    """Idle players, the it's record and the round are exactly as predicted: one bit each, plus
+    """Idle players, the its' records and the round are exactly as predicted: one bit each, plus
     the two counts (leaves, joins)."""
     (_, before), (_, after) = bench_codec.record(players, 0.1, False)[-2:]
     entities = len(after) // STATE_LAYOUT.ints_per_entity
-    assert entities == players + 2  # the it's record and the round; no pickup yet
+    assert entities == players + its_for(players) + 1  # the its' records and the round; no pickup yet
     assert len(snapshot_codec.encode(STATE_LAYOUT, after, before, 2)) == -(-(entities + 2) // 8)
 
 
@@ -109,7 +110,8 @@ def test_bit_packing_reports_both_ways_for_each_case() -> None:
     results = bench_codec.bit_packing(players=16, seconds=0.5)
     assert [r.case for r in results] == ["moving", "idle", "no baseline"]
     idle = results[1]
-    assert idle.bits == 16 + 2 + 2  # a changed bit per entity (16 players, the it's record, the round), two counts
+    # A changed bit per entity (16 players, the records of its_for(16) its, the round), two counts.
+    assert idle.bits == 16 + its_for(16) + 1 + 2
     assert all(r.numpy_us > 0 and r.python_us > 0 for r in results)
 
 

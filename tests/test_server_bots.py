@@ -173,3 +173,38 @@ def test_clients_claiming_many_baselines_cannot_buy_more_than_a_few_encodings(mo
         slot.snapshot_tick_known = tick  # twelve different claims, all of ticks we still hold
     game.server._send_snapshots(game.clock.now())
     assert len(calls) == MAX_ENCODINGS_PER_SNAPSHOT  # seven baselines and one "against nothing"
+
+
+def crowded_with_records(world: sim.World) -> sim.World:
+    """Every player at top speed with a tag record (scores, wins, some timers): the largest
+    state the tag game makes, whose delta against nothing does not fit one datagram at 128."""
+    from dataclasses import replace
+
+    from game.tag import Tag
+    players = []
+    for p in world.players:
+        vx, vy = ((1365, 0), (-965, 965), (0, -1365))[p.id % 3]
+        players.append(replace(p, vx=vx, vy=vy, tag=Tag(it=p.id < 4, wins=p.id % 7, score=p.id % 9 - 4,
+                                                          boost=60 if p.id % 10 == 0 else 0)))
+    return replace(world, players=tuple(players))
+
+
+def test_a_state_too_big_for_one_datagram_goes_in_fragments_and_arrives_exact() -> None:
+    from game.netgame import STATE_LAYOUT
+    from netcode import snapshot_codec
+    from netcode.server import MAX_DELTA_PAYLOAD_BYTES
+    game = Game(ServerConfig(max_players=128, keep_bots=True, max_per_ip=1), bot_count=0)
+    for i in range(127):
+        game.server.add_bot(f"b{i}", lambda n, world, pid: 0)
+    game.server.world = crowded_with_records(game.server.world)
+    state = game.server.rules.encode_state(game.server.world)
+    assert len(snapshot_codec.encode(STATE_LAYOUT, state, None, 0)) > MAX_DELTA_PAYLOAD_BYTES
+    alice = game.join("alice")
+    game.run(1.0)
+    assert alice.state is ClientState.CONNECTED and alice.newest is not None
+    assert game.server.stats()["snapshots_fragmented"] >= 1
+    assert game.server.stats()["dropped_packets"].get("too_big_to_send", 0) == 0
+    # Later snapshots are deltas against the joined one; the client's state is the server's, exactly.
+    sent = game.server.sent_states[alice.newest.tick]
+    assert list(alice.newest.state) == sent.ravel().tolist()
+    assert len(alice.baselines) >= 2 and game.server.snapshots_full < game.server.snapshots_sent

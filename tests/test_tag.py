@@ -193,6 +193,8 @@ def test_someone_is_it_whenever_two_play() -> None:
     assert sum(p.tag.it for p in after.players) == 1 and after.happened[0][0] == "it"
     alone = sim.step(world_of(Player(0, *px(100, 100))), {}, PHYS)
     assert not alone.players[0].tag.it
+    six = world_of(*(Player(pid, *px(*sim.SPAWNS_PX[pid])) for pid in range(6)))
+    assert sum(p.tag.it for p in sim.step(six, {}, PHYS).players) == tag.its_for(6) == 2  # as a round's start
 
 
 @pytest.mark.parametrize("players, its", [(1, 0), (2, 1), (5, 1), (6, 2), (8, 2), (11, 3), (128, 4)])
