@@ -202,6 +202,45 @@ def test_lag_compensation_rewinds_the_target_to_where_the_shooter_drew_it() -> N
         assert number in d.caption()
 
 
+def test_frame_sync_timeline_lockstep_waits_for_every_set_and_rollback_guesses_and_redoes() -> None:
+    d = scenario("frame_sync_timeline")
+    lock, roll = d.panels
+    assert (lock.mode, lock.input_delay, lock.max_rollback) == ("lockstep", 3, 0)
+    assert (roll.mode, roll.input_delay, roll.max_rollback) == ("rollback", 1, figures.FRAME_SYNC_MAX_ROLLBACK)
+    assert d.window_s[1] - d.window_s[0] == pytest.approx(figures.FRAME_SYNC_WINDOW_S)
+    for p in (lock, roll):
+        assert np.all((p.t_s >= d.window_s[0]) & (p.t_s <= d.window_s[1])) and 55 <= len(p.t_s) <= 62
+        assert np.all(np.diff(p.head) >= 0) and np.all(np.diff(p.confirmed) >= 0)
+        # Our input is sampled as soon as it is due: for the frame the input delay after the next.
+        ahead_of_head = p.input_frame - p.head
+        assert np.all((ahead_of_head >= p.input_delay) & (ahead_of_head <= p.input_delay + 1))
+        # A frame's set comes back a round trip (and the ticks waited at each end) after its input left.
+        assert p.rtt_ms >= WIFI.lag_ms and p.rtt_ms <= p.set_back_ms <= p.rtt_ms + 50
+        assert p.hash_checks >= 50 and p.desyncs == 0
+    # Lockstep never guesses: it draws only confirmed frames, is held on (nearly) every tick, and
+    # advances the input delay and one frame per cycle of an input and its set.
+    assert np.all(lock.head == lock.confirmed) and lock.ahead_max == 0
+    assert lock.rollbacks == 0 and len(lock.rollback_t_s) == 0
+    assert lock.stalled_pct >= 90 and lock.stalled.mean() >= 0.9
+    cycle_fps = (lock.input_delay + 1) * 1000 / lock.set_back_ms
+    assert lock.frames_per_s == pytest.approx(cycle_fps, rel=0.1) and lock.frames_per_s < 35
+    # Rollback runs ahead on guesses, never past the cap, and is held only there.
+    ahead = roll.head - roll.confirmed
+    assert np.all((ahead >= 0) & (ahead <= roll.max_rollback)) and roll.ahead_max == roll.max_rollback
+    assert roll.stalled.any() and np.all(ahead[roll.stalled] == roll.max_rollback)
+    assert roll.frames_per_s >= 55 and roll.frames_per_s > 2 * lock.frames_per_s
+    assert roll.input_to_render_frames < lock.input_to_render_frames
+    # Each rollback redid the wrong frame and every guess after it: at most the cap.
+    assert roll.rollbacks >= 5 and len(roll.rollback_t_s) >= 2
+    assert np.all((roll.rollback_frames >= 1) & (roll.rollback_frames <= roll.max_rollback))
+    assert 1 <= roll.rollback_frames_mean <= roll.rollback_frames_max <= roll.max_rollback
+    caption = d.caption()
+    for number in (f"{lock.frames_per_s:.1f} frames a second", f"{lock.set_back_ms:.0f} ms on average",
+                   f"{roll.ahead_mean:.1f} frames past", f"{roll.rollbacks} times in the run",
+                   f"{roll.rollback_frames_mean:.1f} frames on average"):
+        assert number in caption
+
+
 # --- determinism, captions, the command -------------------------------------------------------------
 
 

@@ -11,10 +11,12 @@ itself writes down: the server's per-tick trace (true positions, inputs applied,
 the clients' per-frame traces (predicted, drawn, render clock, time dilation) and the
 conditioners' fate of every datagram (sent, released or lost). One figure needs no network:
 ``snapshot_bandwidth`` runs the simulation directly and encodes its states with every snapshot
-codec (``tools.bench_codec``), because what it measures is bytes, not timing. One sets up its own
-fake-clock game: ``lag_compensation`` needs server bots and a tagger client that reads its own
+codec (``tools.bench_codec``), because what it measures is bytes, not timing. Two set up their
+own fake-clock game: ``lag_compensation`` needs server bots and a tagger client that reads its own
 screen, which ``run_game`` does not offer, and records each rewind of the server's
-``LagCompensator``.
+``LagCompensator``; ``frame_sync_timeline`` runs the server in frame sync (lockstep, then
+rollback) and records, frame by frame, one client's ``FrameSyncEngine``: its newest and confirmed
+frames, its stalls, and each rollback as it happens.
 
 Each figure is two functions and a caption:
 
@@ -52,6 +54,7 @@ from game.server_app import add_server_bots
 from game.tag_bots import tagger_bot
 from netcode.clock import FakeClock
 from netcode.conditioner import PROFILES, Fate, LinkConditioner, LinkSettings
+from netcode.frame_sync import MAX_FRAMES_PER_TICK
 from netcode.interpolation import OFFSET_WINDOW_S, SLEW, InterpolationSettings
 from netcode.lag_compensation import DEFAULT_CAP_MS, LagCompensator
 from netcode.protocol import MAX_PACKET_BYTES, PacketError, PacketType, decode_header
@@ -924,6 +927,175 @@ def lag_compensation() -> LagCompensation:
         obstacles_px=_rects_px(sim.OBSTACLES), walls_px=_rects_px(sim.WALLS), cap_ms=config.lag_cap_ms)
 
 
+# --- 11. frame_sync_timeline ---------------------------------------------------------------------
+
+FRAME_SYNC_SECONDS = 8.0
+FRAME_SYNC_BOTS = ("circle", "zigzag")  # tools.bench_sync --families' pair: the same two bots in every family
+FRAME_SYNC_MODES = (("lockstep", 3), ("rollback", 1))  # (mode, input delay): two rows of bench_sync --families
+FRAME_SYNC_MAX_ROLLBACK = 8  # run_server.py's default, and bench_sync's
+FRAME_SYNC_WINDOW_S = 1.0  # the time shown
+FRAME_SYNC_EARLIEST_S = 2.0  # past the handshake and the first sets
+
+
+@dataclass
+class SyncPanel:
+    """One frame-sync run, as the first bot's client lived it: every client frame of the window
+    (frame numbers as they are) and the whole run's figures."""
+
+    mode: str
+    input_delay: int
+    max_rollback: int  # the engine's: 0 in lockstep
+    t_s: np.ndarray  # each client frame in the window (fake clock)
+    head: np.ndarray  # the newest frame simulated after that frame (confirmed or predicted)
+    confirmed: np.ndarray  # the newest frame whose input set had arrived and been simulated
+    input_frame: np.ndarray  # the frame our newest sampled input is for
+    stalled: np.ndarray  # bool: the frame clock was held this frame (lockstep: no set; rollback: the cap)
+    rollback_t_s: np.ndarray  # each rollback in the window: when ...
+    rollback_head: np.ndarray  # ... the newest frame then (it is re-simulated too) ...
+    rollback_frames: np.ndarray  # ... and how many frames were simulated again
+    frames_per_s: float  # frames simulated per second over the run, from the first FullState on
+    stalled_pct: float  # share of the run's frames (ticks) on which the clock was held
+    ahead_mean: float  # head - confirmed, mean over the run's frames: frames shown on a guess
+    ahead_max: int
+    rollbacks: int  # over the run
+    rollback_frames_mean: float
+    rollback_frames_max: int
+    set_back_ms: float  # mean time from sampling our input for a frame to confirming that frame
+    rtt_ms: float  # the client's rtt_ms_mean
+    input_to_render_frames: float  # the feel meter's
+    hash_checks: int  # the server's
+    desyncs: int
+
+
+@dataclass
+class FrameSyncTimeline:
+    panels: list[SyncPanel]  # lockstep, then rollback
+    window_s: tuple[float, float]
+    seconds: float = FRAME_SYNC_SECONDS
+
+    def caption(self) -> str:
+        lock, roll = self.panels
+        return (f"Two bots ({' and '.join(FRAME_SYNC_BOTS)}) under wifi, {self.seconds:g} s on the fake clock "
+                f"with the same seeds, once in each frame-sync family; the lines are the {FRAME_SYNC_BOTS[0]}'s "
+                f"client, frame by frame. Lockstep, input delay {lock.input_delay}: a frame is simulated only "
+                f"once its input set is back, {lock.set_back_ms:.0f} ms on average after our input for it was "
+                f"sampled (round trip by acks: {lock.rtt_ms:.0f} ms), so the frame clock is held on "
+                f"{lock.stalled_pct:.0f}% of the ticks and the game advances about {lock.input_delay + 1} frames "
+                f"(the {lock.input_delay} of delay, and the next) per such cycle: {lock.frames_per_s:.1f} frames a "
+                f"second. Rollback, input delay {roll.input_delay}, max rollback {roll.max_rollback}: the client "
+                f"simulates on guesses, {roll.ahead_mean:.1f} frames past the last confirmed one on average; it is "
+                f"held only at that cap (on {roll.stalled_pct:.0f}% of the ticks; the clock keeps up to "
+                f"{MAX_FRAMES_PER_TICK} frames of the time it owes, to catch up), {roll.frames_per_s:.1f} frames a "
+                f"second. {roll.rollbacks} times in the run "
+                f"a set proved a guess wrong and the client re-simulated {roll.rollback_frames_mean:.1f} frames on "
+                f"average (at most {roll.rollback_frames_max}) within one tick. Both agreed with the server at "
+                f"every hash check ({lock.hash_checks} and {roll.hash_checks}; {lock.desyncs + roll.desyncs} "
+                f"desyncs).")
+
+
+def _frame_sync_run(mode: str, input_delay: int) -> tuple[dict[str, np.ndarray], list[tuple[float, int, int]],
+                                                          dict, dict]:
+    """One frame-sync game on the fake clock: the server relaying, the two bots' clients behind
+    seeded wifi conditioners. Returns client 0's frames, its rollbacks (time, head, frames redone),
+    its stats, and the server's."""
+    clock, network = FakeClock(), MemoryNetwork()
+    rows: list[tuple[float, int, int, int, bool]] = []
+    rollbacks: list[tuple[float, int, int]] = []
+    with tempfile.TemporaryDirectory(prefix="figures-") as scratch:  # desync reports would go here (none)
+        config = ServerConfig(sync=mode, input_delay=input_delay, max_rollback=FRAME_SYNC_MAX_ROLLBACK,
+                              desync_dir=scratch)
+        session = ServerSession(SimRules(TICK_RATE), network.endpoint(SERVER), config, clock.now())
+        players = []
+        for i, name in enumerate(FRAME_SYNC_BOTS):
+            link = LinkConditioner(network.endpoint((f"10.0.0.{i + 2}", 5000)), WIFI, SEED * 100 + i)
+            players.append((GameClient(link, SERVER, ClientOptions(name=f"{name}{i}"), Switches(), clock.now()),
+                            bots.make_bot(name, i + 1)))
+        watched = None
+        ticks = frames = 0
+        while ticks < round(FRAME_SYNC_SECONDS * TICK_RATE):  # as run_game: server first when both are due
+            tick_at, frame_at = ticks * FPS, frames * TICK_RATE
+            clock.advance(min(tick_at, frame_at) / (TICK_RATE * FPS) - clock.now())
+            now = clock.now()
+            if tick_at <= frame_at:
+                session.receive(now)
+                session.tick_once(now)
+                ticks += 1
+                continue
+            for client, bot in players:
+                client.frame(now, 1 / FPS, bot)
+            frames += 1
+            driver = players[0][0].net.frame_sync
+            if driver is None or not driver.engine.started:
+                continue
+            engine = driver.engine
+            if watched is not engine:  # record each rollback as it happens, inside the engine's advance
+                watched = engine
+                _record_rollbacks(engine, clock, rollbacks)
+            rows.append((now, engine.head, engine.confirmed, engine.next_input_frame - 1, driver.stalled))
+        stats = players[0][0].stats()
+        server = session.stats()
+        for client, _ in players:
+            client.close()
+    t, head, confirmed, sampled, stalled = (np.array(column) for column in zip(*rows))
+    run = {"t_s": t.astype(float), "head": head.astype(int), "confirmed": confirmed.astype(int),
+           "input_frame": sampled.astype(int), "stalled": stalled.astype(bool)}
+    return run, rollbacks, stats, server
+
+
+def _record_rollbacks(engine: Any, clock: FakeClock, out: list[tuple[float, int, int]]) -> None:
+    """Wrap ``engine.confirm_available`` (where a rollback happens) to note each one: when, the
+    head then, and the frames it simulated again (the engine's own ``rollback_frames``)."""
+    real = engine.confirm_available
+
+    def confirm_available() -> None:
+        before = engine.stats.rollbacks
+        real()
+        if engine.stats.rollbacks != before:
+            out.append((clock.now(), engine.head, int(engine.stats.rollback_frames.recent[-1])))
+
+    engine.confirm_available = confirm_available
+
+
+def _set_back_ms(run: dict[str, np.ndarray]) -> float:
+    """Mean time from the frame our input for frame f was sampled on to the frame f was confirmed on."""
+    frames = np.arange(run["input_frame"][0] + 1, run["confirmed"][-1] + 1)
+    sampled = np.searchsorted(run["input_frame"], frames)  # the first client frame whose input reached f
+    confirmed = np.searchsorted(run["confirmed"], frames)
+    return float(np.mean(run["t_s"][confirmed] - run["t_s"][sampled]) * 1000)
+
+
+def frame_sync_timeline() -> FrameSyncTimeline:
+    runs = [(mode, delay, *_frame_sync_run(mode, delay)) for mode, delay in FRAME_SYNC_MODES]
+    # The window: the second (after the start) with the most rollbacks in the rollback run.
+    roll_times = np.array([t for t, _, _ in runs[1][3]], dtype=float)
+    end_s = float(min(run["t_s"][-1] for _, _, run, _, _, _ in runs))
+    starts = np.arange(FRAME_SYNC_EARLIEST_S, end_s - FRAME_SYNC_WINDOW_S + 1e-9, 0.25)
+    counts = [int(_between(roll_times, (s, s + FRAME_SYNC_WINDOW_S)).sum()) for s in starts]
+    start = float(starts[int(np.argmax(counts))])
+    window = (start, start + FRAME_SYNC_WINDOW_S)
+    panels = []
+    for mode, delay, run, rollbacks, stats, server in runs:
+        keep = _between(run["t_s"], window)
+        events = np.array(rollbacks, dtype=float).reshape(-1, 3)
+        shown = _between(events[:, 0], window)
+        ahead = run["head"] - run["confirmed"]
+        span_s = run["t_s"][-1] - run["t_s"][0]
+        panels.append(SyncPanel(
+            mode=mode, input_delay=delay, max_rollback=int(stats["max_rollback"]),
+            t_s=run["t_s"][keep], head=run["head"][keep], confirmed=run["confirmed"][keep],
+            input_frame=run["input_frame"][keep], stalled=run["stalled"][keep],
+            rollback_t_s=events[shown, 0], rollback_head=events[shown, 1].astype(int),
+            rollback_frames=events[shown, 2].astype(int),
+            frames_per_s=float((run["head"][-1] - run["head"][0]) / span_s),
+            stalled_pct=float(100 * run["stalled"].mean()),
+            ahead_mean=float(ahead.mean()), ahead_max=int(ahead.max()),
+            rollbacks=int(stats["rollbacks"]), rollback_frames_mean=float(stats["rollback_frames_mean"]),
+            rollback_frames_max=int(stats["rollback_frames_max"]), set_back_ms=_set_back_ms(run),
+            rtt_ms=float(stats["rtt_ms_mean"]), input_to_render_frames=float(stats["input_to_render_frames"]),
+            hash_checks=int(server["hash_checks"]), desyncs=int(server["desyncs"])))
+    return FrameSyncTimeline(panels=panels, window_s=window)
+
+
 # --- drawing (matplotlib only below) ------------------------------------------------------------
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 5.6, 100  # 1000 x 560 px
@@ -1298,6 +1470,52 @@ def draw_lag_compensation(data: LagCompensation) -> "Figure":
     return fig
 
 
+def draw_frame_sync_timeline(data: FrameSyncTimeline) -> "Figure":
+    fig, axes = _new_figure(2, 1, height_in=8.0, sharex=True, sharey=True)
+    start_s = data.window_s[0]
+    for ax, panel in zip(axes[:, 0], data.panels):
+        t_ms = (panel.t_s - start_s) * 1000
+        base = int(panel.confirmed[0])  # frames are counted from the first confirmed frame shown
+        ax.plot([t_ms[0], t_ms[-1]], [panel.head[0] - base, panel.head[0] - base + (t_ms[-1] - t_ms[0]) * TICK_RATE / 1000],
+                color="#999999", lw=1.2, ls=":", label=f"the frame clock's pace: {TICK_RATE} frames a second")
+        ax.plot(t_ms, panel.input_frame - base, color=COLORS["other"], lw=1.3, drawstyle="steps-post",
+                label="the frame our newest input is for")
+        if panel.max_rollback:
+            ax.fill_between(t_ms, panel.confirmed - base, panel.head - base, step="post", color=COLORS["band"],
+                            alpha=0.45, lw=0, label="simulated on a guess (rollback)")
+            ax.plot(t_ms, panel.head - base, color=COLORS["predicted"], lw=1.8, drawstyle="steps-post",
+                    label="newest frame simulated, drawn (rollback)")
+        ax.plot(t_ms, panel.confirmed - base, color=COLORS["server"], lw=2, drawstyle="steps-post",
+                label="newest confirmed frame (lockstep draws it)")
+        held = t_ms[panel.stalled]
+        ax.plot(held, np.full(len(held), -3.0), "|", color=COLORS["lost"], markersize=9, mew=1.5,
+                label="a tick the frame clock was held (a stall)")
+        for when, head, redone in zip(panel.rollback_t_s, panel.rollback_head, panel.rollback_frames):
+            x = (when - start_s) * 1000
+            ax.vlines(x, head - base - redone + 0.5, head - base + 0.5, color=COLORS["lost"], lw=3.5)
+            ax.annotate(f"{redone} frames again", (x, head - base - redone / 2), xytext=(6, 0),
+                        textcoords="offset points", ha="left", va="center", fontsize=9, color=COLORS["lost"],
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+        # One frame's round trip: its input sampled (purple) to its set back (black), drawn mid-window.
+        frame = int(panel.input_frame[len(t_ms) * 2 // 5])
+        sampled_ms = t_ms[np.searchsorted(panel.input_frame, frame)]
+        back_ms = t_ms[min(np.searchsorted(panel.confirmed, frame), len(t_ms) - 1)]
+        ax.annotate("", xy=(back_ms, frame - base), xytext=(sampled_ms, frame - base),
+                    arrowprops=dict(arrowstyle="-|>", color="#333333", lw=1.8, shrinkA=0, shrinkB=0))
+        ax.annotate(f"our input for frame {frame} sampled;\nits set back {back_ms - sampled_ms:.0f} ms later",
+                    ((sampled_ms + back_ms) / 2, frame - base), xytext=(sampled_ms - 40, frame - base + 22),
+                    textcoords="data", ha="right", va="center", fontsize=9, color="#555555",
+                    arrowprops=dict(arrowstyle="-", color="#999999", lw=0.8))
+        title = (f"Lockstep, input delay {panel.input_delay}" if not panel.max_rollback else
+                 f"Rollback, input delay {panel.input_delay}, max rollback {panel.max_rollback}")
+        ax.set_title(f"{title}: {panel.frames_per_s:.1f} frames a second")
+        ax.set_ylabel("frame (from the first shown)")
+    axes[1, 0].plot([], [], color=COLORS["lost"], lw=3.5, label="a rollback: frames simulated again")
+    axes[1, 0].set_xlabel(f"client time (ms after {start_s:.2f} s), the {FRAME_SYNC_BOTS[0]}'s client, wifi")
+    fig.legend(*axes[1, 0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=9)
+    return fig
+
+
 # --- the command ----------------------------------------------------------------------------------
 
 
@@ -1319,6 +1537,7 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("local_blend_144fps", local_blend_144fps, draw_local_blend_144fps),
     FigureSpec("snapshot_bandwidth", snapshot_bandwidth, draw_snapshot_bandwidth),
     FigureSpec("lag_compensation", lag_compensation, draw_lag_compensation),
+    FigureSpec("frame_sync_timeline", frame_sync_timeline, draw_frame_sync_timeline),
 )
 NAMES = tuple(spec.name for spec in FIGURES)
 CAPTIONS_FILE = "captions.md"
