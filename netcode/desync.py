@@ -105,6 +105,9 @@ class DesyncReports:
         report = self.open.get(dump.frame)
         if report is None or player_id in report.dumps:
             return
+        if not dump.state:
+            report.dumps[player_id] = "the client no longer kept its state at that frame"
+            return
         try:
             report.dumps[player_id] = self.rules.decode_state(dump.frame, dump.state)
         except ValueError as exc:

@@ -10,6 +10,10 @@ relays the frame's set (joins, leaves, every input, in player-id order) to every
 the frame waits, and every packet says for whom (``waiting``): one slow player stalls everyone,
 which is the price of lockstep.
 
+Frames nobody owes an input for (only server bots, or nobody yet) close at the tick rate; a
+player everyone has waited for more than ``MAX_WAIT_S`` is dropped, so one hung program cannot
+stop the game for good.
+
 The server also steps its own copy of the world with each set, exactly as the clients do. That
 copy is what a late joiner starts from (``FullState``: a player who connects is added at the next
 frame to close, and is sent the world after that frame), what server bots decide from (their
@@ -37,7 +41,8 @@ if TYPE_CHECKING:
 
 SETS_KEPT = 600  # recent sets, to resend to a client that lost some (10 s at 60 Hz)
 MAX_INPUTS_AHEAD = 240  # a client's inputs further ahead than this are refused (bounded memory)
-MAX_CLOSE_PER_TICK = 8  # frames closed in one server tick, catching up
+MAX_CLOSE_PER_TICK = 8  # frames closed in one server tick, catching up (frames someone owed an input for)
+MAX_WAIT_S = 5.0  # a player whose input everyone has waited for this long is dropped
 HASHES_KEPT = 600  # our own hashes, to compare clients' reports with
 SET_OVERHEAD_BYTES = 6  # a set's own msgpack framing; each input adds about 5 (see ``_sets_per_packet``)
 SYNC_MODES = {"lockstep": SYNC_LOCKSTEP, "rollback": SYNC_ROLLBACK}
@@ -60,7 +65,8 @@ class FrameRelay:
         self.session = session
         config = session.config
         self.mode = SYNC_MODES[config.sync]
-        self.input_delay, self.max_rollback, self.hash_every = config.input_delay, config.max_rollback, config.hash_every
+        self.input_delay, self.hash_every = config.input_delay, config.hash_every
+        self.max_rollback = config.max_rollback if self.mode == SYNC_ROLLBACK else 0  # lockstep never guesses
         self.next_frame = session.world.tick + 1
         self.sets: deque[tuple[int, FrameSet]] = deque(maxlen=SETS_KEPT)
         self.slots: dict[int, FrameSlot] = {}  # player id -> its frame state
@@ -71,6 +77,7 @@ class FrameRelay:
         self.reports = DesyncReports(session.rules, config.desync_dir)
         self.frames_closed = 0
         self.ticks_waiting = 0  # server ticks that closed no frame because someone's input was missing
+        self.waiting_since: tuple[int, float] = (self.next_frame, session.last_tick_s)  # (frame, since when)
 
     def sync_fields(self) -> tuple[int, ...]:
         """What the accept announces (``protocol.Accept.sync``)."""
@@ -114,6 +121,9 @@ class FrameRelay:
         closed = 0
         while closed < MAX_CLOSE_PER_TICK and self._close_next():
             closed += 1
+            if not self._owing(self.next_frame - 1):
+                break  # a frame nobody owed an input for: at the tick rate, never faster
+        self._drop_laggards(now)
         if not closed and self.waiting:
             self.ticks_waiting += 1
         self.reports.tick(now, self.session)
@@ -123,7 +133,7 @@ class FrameRelay:
     def _close_next(self) -> bool:
         """Close ``next_frame`` if every input it needs is here; False (and ``waiting``) if not."""
         frame = self.next_frame
-        owing = [pid for pid, s in sorted(self.slots.items()) if s.first_input_frame <= frame]
+        owing = self._owing(frame)
         self.waiting = tuple(pid for pid in owing if frame not in self.slots[pid].inputs)
         if self.waiting:
             return False
@@ -133,6 +143,24 @@ class FrameRelay:
         self.joins, self.leaves = [], []
         self._apply(frame, frame_set)
         return True
+
+    def _owing(self, frame: int) -> list[int]:
+        return [pid for pid, s in sorted(self.slots.items()) if s.first_input_frame <= frame]
+
+    def _drop_laggards(self, now: float) -> None:
+        """Everyone waits for a missing input; a player who keeps everyone waiting too long (a
+        hung program that still answers, or one that sends no inputs on purpose) is dropped."""
+        if not self.waiting:
+            self.waiting_since = (self.next_frame, now)
+            return
+        frame, since_s = self.waiting_since
+        if frame != self.next_frame:
+            self.waiting_since = (self.next_frame, now)
+        elif now - since_s > MAX_WAIT_S:
+            for slot in [s for s in self.session._slots_by_id() if s.player_id in self.waiting]:
+                self.session._remove(slot, f"{slot.name!r} dropped: no input for frame {frame} "
+                                           f"in {MAX_WAIT_S:.0f} s (everyone was waiting)")
+            self.waiting_since = (self.next_frame, now)
 
     def _apply(self, frame: int, frame_set: FrameSet) -> None:
         session, rules = self.session, self.session.rules

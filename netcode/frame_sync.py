@@ -15,7 +15,8 @@ before anyone needs it. ``N`` frames of delay hide up to ``N`` frames of round t
 **Lockstep** (``max_rollback`` 0) never guesses: frame ``f`` is simulated when its set has
 arrived, not before. When a set is late the game **stalls** (the frame clock stops, input
 sampling stops with it, and the HUD names whose input the server is waiting for). With a round
-trip longer than the input delay, every frame waits: the game runs at ``N`` frames per round trip.
+trip longer than the input delay, every frame waits: the game runs at about ``N + 1`` frames per
+round trip (our input for a frame leaves one frame before the ``N`` frames of delay begin).
 
 **Rollback** (GGPO) does not wait. A frame whose set has not arrived is simulated anyway, with
 each remote player's input *predicted* as the last one we know (players hold keys for many
@@ -118,7 +119,10 @@ class FrameSyncEngine:
         self.sets = {f: s for f, s in self.sets.items() if f > frame}
 
     def on_set(self, frame: int, frame_set: FrameSet) -> None:
-        if frame > self.confirmed and (not self.started or frame <= self.confirmed + MAX_SETS_AHEAD):
+        if not self.started:  # before our full state we cannot tell which sets we will need: keep a few
+            if len(self.sets) < MAX_SETS_AHEAD or frame in self.sets:
+                self.sets.setdefault(frame, frame_set)
+        elif self.confirmed < frame <= self.confirmed + MAX_SETS_AHEAD:
             self.sets.setdefault(frame, frame_set)
 
     @property
@@ -151,11 +155,17 @@ class FrameSyncEngine:
 
     # --- advancing -----------------------------------------------------------------------------
 
-    def confirm_available(self) -> None:
-        """Take every set that continues our confirmed frames; roll back if one proves us wrong."""
-        wrong_from, redone = None, 0
+    def confirm_available(self, max_new: int = MAX_SETS_AHEAD) -> None:
+        """Take the sets that continue our confirmed frames; roll back if one proves us wrong.
+        Frames we have simulated already are confirmed all at once; at most ``max_new`` frames
+        beyond them (each one a new frame simulated now, which the frame clock must pace)."""
+        wrong_from, redone, new = None, 0, 0
         while self.confirmed + 1 in self.sets:
             frame = self.confirmed + 1
+            if frame > self.head:
+                if new >= max_new:
+                    break
+                new += 1
             real = self.sets.pop(frame)
             guess = self.predicted.pop(0) if self.predicted and self.predicted[0].frame == frame else None
             if guess is not None and guess.used == real and wrong_from is None:
@@ -201,7 +211,7 @@ class FrameSyncEngine:
         """Simulate the next frame if we may: confirmed sets first, then a prediction (rollback).
         Returns False (a stall) when we may not."""
         before = self.head
-        self.confirm_available()
+        self.confirm_available(max_new=1)  # one new frame per due tick, confirmed or guessed
         if self.head > before:
             return True
         frame = self.head + 1

@@ -1047,9 +1047,9 @@ def _record_rollbacks(engine: Any, clock: FakeClock, out: list[tuple[float, int,
     head then, and the frames it simulated again (the engine's own ``rollback_frames``)."""
     real = engine.confirm_available
 
-    def confirm_available() -> None:
+    def confirm_available(*args, **kwargs) -> None:
         before = engine.stats.rollbacks
-        real()
+        real(*args, **kwargs)
         if engine.stats.rollbacks != before:
             out.append((clock.now(), engine.head, int(engine.stats.rollback_frames.recent[-1])))
 
