@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .desync import DesyncReports
-from .protocol import (MAX_FRAME_HASHES, MAX_FRAME_SETS, MAX_PACKET_BYTES, SYNC_LOCKSTEP, SYNC_ROLLBACK, FrameInput,
+from .protocol import (MAX_FRAME_HASHES, MAX_FRAME_SETS, MAX_PACKET_BYTES, SYNC_LOCKSTEP, SYNC_ROLLBACK, Disconnect,
+                       FrameInput,
                        FrameSet, FrameSets, FullState, StateDump)
 
 if TYPE_CHECKING:
@@ -158,8 +159,10 @@ class FrameRelay:
             self.waiting_since = (self.next_frame, now)
         elif now - since_s > MAX_WAIT_S:
             for slot in [s for s in self.session._slots_by_id() if s.player_id in self.waiting]:
-                self.session._remove(slot, f"{slot.name!r} dropped: no input for frame {frame} "
-                                           f"in {MAX_WAIT_S:.0f} s (everyone was waiting)")
+                reason = f"no input for frame {frame} in {MAX_WAIT_S:.0f} s (everyone was waiting)"
+                for _ in range(2):  # one may be lost; it would time out anyway
+                    self.session._send(slot, Disconnect(reason), now)
+                self.session._remove(slot, f"{slot.name!r} dropped: {reason}")
             self.waiting_since = (self.next_frame, now)
 
     def _apply(self, frame: int, frame_set: FrameSet) -> None:

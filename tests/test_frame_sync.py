@@ -190,3 +190,31 @@ def test_on_desync_stop_ends_the_game(tmp_path) -> None:
 
 def test_causes_are_the_three_of_the_issue() -> None:
     assert set(CAUSES) == {"iteration-order", "wall-clock", "per-player"}
+
+
+def test_lockstep_takes_one_new_frame_a_tick_however_many_sets_wait() -> None:
+    engine = FrameSyncEngine(RULES, 0, input_delay=0, max_rollback=0, hash_every=4)
+    engine.start(0, two_players())
+    for frame in range(1, 11):
+        engine.on_set(frame, FrameSet((), (), ((1, sim.UP),)))
+    assert engine.advance() and engine.head == 1  # ten sets are here; the frame clock paces them
+    assert engine.advance() and engine.head == 2
+
+
+def test_frames_nobody_owes_close_at_the_tick_rate(tmp_path) -> None:
+    match = Match(tmp_path, "lockstep", 2, [], net="lan")
+    match.server.add_bot("bot", lambda n, world, pid: sim.RIGHT)
+    match.run(1.0)
+    assert 55 <= match.server.frames.frames_closed <= 62  # one a tick, not eight
+
+
+def test_a_player_everyone_waits_for_too_long_is_dropped(tmp_path) -> None:
+    match = Match(tmp_path, "lockstep", 2, ["circle", "zigzag"], net="lan")
+    match.run(2.0)
+    silent = match.clients[1][0]
+    silent.net.frame_sync.engine.wants_input = lambda: False  # connected, answering, sending no inputs
+    match.run(7.0)
+    assert silent.session.state.name == "DISCONNECTED" and "no input for frame" in silent.session.reason
+    head = match.clients[0][0].net.frame_sync.engine.head
+    match.run(1.0)
+    assert match.clients[0][0].net.frame_sync.engine.head >= head + 50  # the game goes on without it
