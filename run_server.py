@@ -45,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="state (default): the server simulates and sends snapshots; lockstep: clients step "
                            "each frame once everyone's input is in; rollback: clients predict missing inputs "
                            "and roll back when wrong (see docs/netcode.md)")
-    sync.add_argument("--input-delay", type=int, default=3, metavar="FRAMES",
-                      help="frame sync: a key acts this many frames after it is pressed (default %(default)s)")
+    sync.add_argument("--input-delay", type=input_delay, default=3, metavar="FRAMES|auto",
+                      help="frame sync: a key acts this many frames after it is pressed (default %(default)s); "
+                           "auto: each client follows its measured round trip (in frames, plus one)")
     sync.add_argument("--max-rollback", type=int, default=8, metavar="FRAMES",
                       help="rollback: how far a client may run ahead of the last confirmed frame (default %(default)s)")
     sync.add_argument("--hash-every", type=int, default=4, metavar="FRAMES",
@@ -67,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trace", metavar="PATH", help="write one JSON line per tick (true positions, inputs applied)")
     add_link_arguments(parser)
     return parser
+
+
+def input_delay(text: str) -> int:
+    """``--input-delay``: a number of frames, or ``auto`` (-1)."""
+    if text == "auto":
+        return -1
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of frames or auto, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{config.max_players} slots, input buffer {config.input_buffer}, "
           f"{config.snapshot_codec} snapshots, lag compensation "
           f"{f'up to {config.lag_cap_ms} ms' if config.lag_compensation else 'off'}"
-          + (f", {config.sync} with input delay {config.input_delay}" if config.sync != "state" else "") + ".",
+          + (f", {config.sync} with input delay {'auto' if config.input_delay < 0 else config.input_delay}"
+             if config.sync != "state" else "") + ".",
           flush=True)
     for address in lan_addresses() or ["127.0.0.1"]:
         print(f"  friends join with:  python run_client.py --host {address} --port {server.port}", flush=True)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .desync import DesyncReports
-from .protocol import (MAX_FRAME_HASHES, MAX_FRAME_SETS, MAX_PACKET_BYTES, SYNC_LOCKSTEP, SYNC_ROLLBACK, Disconnect,
+from .protocol import (AUTO_START_DELAY, INPUT_DELAY_AUTO, MAX_FRAME_HASHES, MAX_FRAME_SETS, MAX_PACKET_BYTES, SYNC_LOCKSTEP, SYNC_ROLLBACK, Disconnect,
                        FrameInput,
                        FrameSet, FrameSets, FullState, StateDump)
 
@@ -66,7 +66,9 @@ class FrameRelay:
         self.session = session
         config = session.config
         self.mode = SYNC_MODES[config.sync]
-        self.input_delay, self.hash_every = config.input_delay, config.hash_every
+        self.auto_delay = config.input_delay < 0  # each client follows its own round trip (frame_sync.py)
+        self.input_delay = AUTO_START_DELAY if self.auto_delay else config.input_delay
+        self.hash_every = config.hash_every
         self.max_rollback = config.max_rollback if self.mode == SYNC_ROLLBACK else 0  # lockstep never guesses
         self.next_frame = session.world.tick + 1
         self.sets: deque[tuple[int, FrameSet]] = deque(maxlen=SETS_KEPT)
@@ -82,7 +84,7 @@ class FrameRelay:
 
     def sync_fields(self) -> tuple[int, ...]:
         """What the accept announces (``protocol.Accept.sync``)."""
-        return (self.mode, self.input_delay, self.max_rollback, self.hash_every)
+        return (self.mode, INPUT_DELAY_AUTO if self.auto_delay else self.input_delay, self.max_rollback, self.hash_every)
 
     # --- players ---------------------------------------------------------------------------------
 
@@ -217,5 +219,6 @@ class FrameRelay:
         return max(1, min(MAX_FRAME_SETS, (MAX_PACKET_BYTES // 2) // (SET_OVERHEAD_BYTES + 5 * players)))
 
     def figures(self) -> dict[str, object]:
-        return {"sync": self.session.config.sync, "input_delay": self.input_delay, "max_rollback": self.max_rollback,
+        return {"sync": self.session.config.sync, "input_delay": "auto" if self.auto_delay else self.input_delay,
+                "max_rollback": self.max_rollback,
                 "frames": self.frames_closed, "ticks_waiting": self.ticks_waiting} | self.reports.figures()

@@ -147,6 +147,17 @@ class FrameSyncEngine:
             self.own.popitem(last=False)
         return frame
 
+    def set_input_delay(self, frames: int) -> None:
+        """Change our input delay live (once started: the first input frame must be the one the
+        server assumes). Longer: the frames skipped over get our last input again
+        (the server expects an input from us for every frame, and lockstep would wait for them);
+        shorter: we sample nothing until the frame clock has caught up with the inputs sent."""
+        if self.started:
+            last = next(reversed(self.own.values()), 0) if self.own else 0
+            while self.next_input_frame < self.head + 1 + frames:
+                self.add_input(last)
+        self.input_delay = frames
+
     def unconfirmed_inputs(self) -> tuple[int, list[int]]:
         """(first frame, bits) of our inputs the server has not shown back to us in a set."""
         have = self.have_frame

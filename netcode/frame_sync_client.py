@@ -21,14 +21,19 @@ frame sync (``--sync lockstep|rollback``). Each frame:
 """
 from __future__ import annotations
 
+import math
+
 from .client_session import ClientSession
 from .frame_sync import MAX_FRAMES_PER_TICK, FrameSyncEngine
 from .game_api import GameRules
-from .protocol import MAX_FRAME_HASHES, MAX_REDUNDANT_INPUTS, SYNC_ROLLBACK, Accept, FrameInput, FrameSets, FullState, StateDump
+from .protocol import (AUTO_START_DELAY, INPUT_DELAY_AUTO, MAX_FRAME_HASHES, MAX_REDUNDANT_INPUTS, SYNC_ROLLBACK,
+                       Accept, FrameInput, FrameSets, FullState, StateDump)
 from .stats import DropCounter
 
 Point = tuple[float, float]
 DUMPS_SENT = 2  # a state dump goes out twice (one may be lost); the report waits for the first
+AUTO_EVERY_S = 1.0  # --input-delay auto: how often the delay is reconsidered
+AUTO_MAX_DELAY = 15  # frames: a 250 ms round trip at 60 Hz
 
 
 class FrameSyncDriver:
@@ -37,6 +42,9 @@ class FrameSyncDriver:
         self.session = session
         self.rules = rules
         self.mode = "rollback" if mode == SYNC_ROLLBACK else "lockstep"
+        self.auto_delay = input_delay == INPUT_DELAY_AUTO
+        input_delay = AUTO_START_DELAY if self.auto_delay else input_delay
+        self.auto_checked_s: float | None = None
         self.engine = FrameSyncEngine(rules, accept.client_id, input_delay,
                                       max_rollback if mode == SYNC_ROLLBACK else 0, hash_every)
         self.tick_len_s = 1.0 / accept.tick_rate
@@ -48,10 +56,13 @@ class FrameSyncDriver:
         self.previous_positions: dict[int, Point] = {}
         self.positions: dict[int, Point] = {}
         self._rollbacks_drawn = 0
+        self.delay_changes = 0  # --input-delay auto: how often the delay moved
 
     def frame(self, now: float, dt_s: float, input_source, facts) -> None:
         self._take_messages()
         self._answer_dumps(now)
+        if self.auto_delay:
+            self._follow_round_trip(now)
         if self.engine.started:
             self._run_frames(dt_s, input_source, facts)
         self._send(now)
@@ -84,6 +95,23 @@ class FrameSyncDriver:
                 state = tuple(self.rules.encode_state(world)) if world is not None else ()
                 for _ in range(DUMPS_SENT):
                     self.session._send(StateDump(event[1], state), now)
+
+    def _follow_round_trip(self, now: float) -> None:
+        """``--input-delay auto``: once a second, the delay that covers the measured round trip
+        (in frames, plus one), between 1 and ``AUTO_MAX_DELAY``. Lockstep then stops stalling on a
+        steady link, and rollback guesses less far ahead."""
+        if not self.engine.started:
+            return  # our first input frame is the one the server assumes (it starts at AUTO_START_DELAY)
+        if self.auto_checked_s is not None and now - self.auto_checked_s < AUTO_EVERY_S:
+            return
+        self.auto_checked_s = now
+        if not self.session.conn.rtt_samples_ms:
+            return
+        frames = math.ceil(self.session.conn.rtt_ms / (1000 * self.tick_len_s)) + 1
+        frames = max(1, min(AUTO_MAX_DELAY, frames))
+        if frames != self.engine.input_delay:
+            self.engine.set_input_delay(frames)
+            self.delay_changes += 1
 
     # --- 2. the frame clock ---------------------------------------------------------------------
 
@@ -145,4 +173,5 @@ class FrameSyncDriver:
                 "rollbacks": stats.rollbacks, "rollback_frames_mean": round(stats.rollback_frames.mean, 2),
                 "rollback_frames_max": round(stats.rollback_frames.max), "stall_frames": stats.stall_frames,
                 "frames_confirmed": stats.frames_confirmed, "hashes_sent": stats.hashes_sent,
+                "input_delay_auto": self.auto_delay, "input_delay_changes": self.delay_changes,
                 "frame_sync_dropped": dict(self.dropped)}

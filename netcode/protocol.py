@@ -220,6 +220,8 @@ MAX_FRAME_HASHES = 8
 MAX_FRAME_PLAYERS = 16  # frame sync is for small games: every input of every player goes to everyone
 STATE_HASH_CHARS = 32
 SYNC_LOCKSTEP, SYNC_ROLLBACK = 1, 2
+INPUT_DELAY_AUTO = 61  # in the accept's sync: start at AUTO_START_DELAY, then follow the round trip
+AUTO_START_DELAY = 3
 
 
 class FrameSet(NamedTuple):
@@ -470,7 +472,7 @@ def _sync(value: Any) -> tuple[int, ...]:
         return ()
     if len(items) != 4:
         raise PacketError("bad_body", "sync is not [mode, input delay, max rollback, hash every]")
-    return (_int(items[0], SYNC_LOCKSTEP, SYNC_ROLLBACK, "sync mode"), _int(items[1], 0, 60, "input delay"),
+    return (_int(items[0], SYNC_LOCKSTEP, SYNC_ROLLBACK, "sync mode"), _int(items[1], 0, INPUT_DELAY_AUTO, "input delay"),
             _int(items[2], 0, 60, "max rollback"), _int(items[3], 1, 600, "hash every"))
 
 

@@ -95,7 +95,7 @@ class ServerConfig:
     lag_compensation: bool = True  # judge shots against what the shooter saw (lag_compensation.py)
     lag_cap_ms: int = DEFAULT_CAP_MS  # rewind no further back than this
     sync: str = "state"  # "state": snapshots; "lockstep" or "rollback": frame sync (frame_relay.py)
-    input_delay: int = 3  # frame sync: frames between a key press and the frame it acts in
+    input_delay: int = 3  # frame sync: frames between a key press and the frame it acts in (-1: auto)
     max_rollback: int = 8  # rollback: frames a client may run ahead of the confirmed one
     hash_every: int = 4  # frame sync: frames between state hash checks (desync detection)
     on_desync: str = "continue"  # or "stop": end the game after writing the report
@@ -116,7 +116,7 @@ class ServerConfig:
             raise ValueError(f"sync must be state, lockstep or rollback, got {self.sync!r}")
         if self.sync != "state" and self.max_players > MAX_FRAME_PLAYERS:
             raise ValueError(f"frame sync is for small games: max players 1..{MAX_FRAME_PLAYERS}, got {self.max_players}")
-        if not (0 <= self.input_delay <= 60 and 0 <= self.max_rollback <= 60 and 1 <= self.hash_every <= 600):
+        if not (-1 <= self.input_delay <= 60 and 0 <= self.max_rollback <= 60 and 1 <= self.hash_every <= 600):
             raise ValueError(f"input delay and max rollback must be 0..60 frames and hash every 1..600, got "
                              f"{self.input_delay}, {self.max_rollback}, {self.hash_every}")
         if self.on_desync not in ("continue", "stop"):

@@ -218,3 +218,30 @@ def test_a_player_everyone_waits_for_too_long_is_dropped(tmp_path) -> None:
     head = match.clients[0][0].net.frame_sync.engine.head
     match.run(1.0)
     assert match.clients[0][0].net.frame_sync.engine.head >= head + 50  # the game goes on without it
+
+
+def test_input_delay_auto_follows_the_round_trip_and_stops_the_stalls(tmp_path) -> None:
+    fixed = Match(tmp_path, "lockstep", 3, ["circle", "zigzag"])
+    fixed.run(8.0)
+    auto = Match(tmp_path, "lockstep", -1, ["circle", "zigzag"])
+    auto.run(8.0)
+    (_, fixed_clients), (server, auto_clients) = fixed.stats(), auto.stats()
+    assert server["input_delay"] == "auto" and server["desyncs"] == 0
+    for client in auto_clients:
+        engine_delay = client["input_delay"]
+        assert client["input_delay_auto"] and client["input_delay_changes"] >= 1
+        assert 6 <= engine_delay <= 12  # a 100 ms round trip plus jitter, in 60 Hz frames, plus one
+    # Covering the round trip, lockstep runs at the tick rate instead of waiting every frame.
+    assert sum(c["stall_frames"] for c in auto_clients) < sum(c["stall_frames"] for c in fixed_clients) / 2
+    assert auto.server.frames.frames_closed > 1.5 * fixed.server.frames.frames_closed
+
+
+def test_a_longer_delay_fills_the_frames_it_skips() -> None:
+    engine = FrameSyncEngine(RULES, 0, input_delay=2, max_rollback=0, hash_every=4)
+    engine.start(10, two_players())
+    engine.add_input(sim.UP)  # frame 13
+    engine.set_input_delay(5)
+    assert list(engine.own.items()) == [(13, sim.UP), (14, sim.UP), (15, sim.UP)]
+    assert engine.next_input_frame == 16 == engine.head + 1 + 5
+    engine.set_input_delay(1)
+    assert not engine.wants_input()  # nothing new until the frame clock reaches the inputs sent

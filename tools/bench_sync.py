@@ -166,6 +166,7 @@ FAMILY_ROWS = (
     ("state sync (prediction, interpolation)", []),
     ("lockstep, input delay 3", ["--sync", "lockstep", "--input-delay", "3"]),
     ("lockstep, input delay 6", ["--sync", "lockstep", "--input-delay", "6"]),
+    ("lockstep, input delay auto", ["--sync", "lockstep", "--input-delay", "auto"]),
     ("rollback, input delay 1", ["--sync", "rollback", "--input-delay", "1", "--max-rollback", "8"]),
     ("rollback, input delay 3", ["--sync", "rollback", "--input-delay", "3", "--max-rollback", "8"]),
 )
