@@ -44,6 +44,7 @@ MAX_DIFFERENCES = 40  # lines per player in a report
 class OpenReport:
     frame: int
     deadline_s: float
+    ours: World | None = None  # our state at the frame, taken when the report opens (it may be forgotten later)
     hashes: dict[int, tuple[str, str, bool]] = field(default_factory=dict)  # id -> (name, hash, agrees)
     dumps: dict[int, World | str] = field(default_factory=dict)  # id -> world, or why it could not be read
 
@@ -97,7 +98,7 @@ class DesyncReports:
                 self.open[frame].hashes[pid] = (who, text, text == ours)
 
     def _open(self, frame: int, session: "ServerSession") -> None:
-        self.open[frame] = OpenReport(frame, session.last_tick_s + DUMP_WAIT_S)
+        self.open[frame] = OpenReport(frame, session.last_tick_s + DUMP_WAIT_S, self.worlds.get(frame))
         session._log(f"DESYNC at frame {frame}: asking every client for its state", 30)
         session._tell_everyone(["dump", frame])
 
@@ -118,13 +119,17 @@ class DesyncReports:
         for frame, report in list(self.open.items()):
             if players <= set(report.dumps) or now >= report.deadline_s:
                 del self.open[frame]
-                path = self._write(report, session)
+                try:
+                    path = self._write(report, session)
+                except OSError as exc:  # a folder we cannot write to must not stop the game
+                    session._log(f"desync report for frame {frame} could not be written: {exc}", 40)
+                    continue
                 session._log(f"desync report for frame {frame}: {path}", 30)
                 if session.config.on_desync == "stop":
                     session.stop(f"desync at frame {frame} (report: {path})")
 
     def _write(self, report: OpenReport, session: "ServerSession") -> str:
-        ours = self.worlds.get(report.frame)
+        ours = report.ours
         names = dict(session.roster().players)
         players = []
         for pid in sorted(set(report.hashes) | set(report.dumps) | {s.player_id for s in session.clients.values()}):

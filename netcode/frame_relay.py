@@ -170,10 +170,10 @@ class FrameRelay:
     def _apply(self, frame: int, frame_set: FrameSet) -> None:
         session, rules = self.session, self.session.rules
         world = session.world
+        for pid in frame_set.leaves:  # leaves first: an id freed this frame may be taken again
+            world = rules.remove_player(world, pid)
         for pid in frame_set.joins:
             world = rules.add_player(world, pid)
-        for pid in frame_set.leaves:
-            world = rules.remove_player(world, pid)
         before = world
         session.world = rules.step(world, {pid: (bits,) for pid, bits in frame_set.inputs},
                                    lambda shooter, index: rules.positions(before))

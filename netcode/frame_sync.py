@@ -242,11 +242,15 @@ class FrameSyncEngine:
         return FrameSet((), (), tuple(sorted(inputs.items())))
 
     def _apply(self, world: World, frame_set: FrameSet) -> World:
-        """One frame: joins, leaves, then the step, exactly as the server's relay does it."""
-        for pid in frame_set.joins:
-            world = self.rules.add_player(world, pid)
+        """One frame: leaves, joins, then the step, exactly as the server's relay does it. (Leaves
+        first: an id freed this frame may be taken again. A join of an id already here, which no
+        honest server sends, is ignored rather than allowed to crash us: the hash check will tell.)"""
         for pid in frame_set.leaves:
             world = self.rules.remove_player(world, pid)
+        present = self.rules.positions(world)
+        for pid in frame_set.joins:
+            if pid not in present:
+                world = self.rules.add_player(world, pid)
         before = world
         return self.step_fn(world, {pid: (bits,) for pid, bits in frame_set.inputs},
                             lambda shooter, index: self.rules.positions(before))

@@ -89,8 +89,8 @@ class FrameSyncDriver:
         """The server found a desync at a frame: send it our state there, for its report."""
         for event in list(self.session.events):
             if (isinstance(event, list) and len(event) == 2 and event[0] == "dump" and isinstance(event[1], int)
-                    and event[1] not in self.dumped):
-                self.dumped.add(event[1])
+                    and event[1] not in self.dumped and self.engine.started and event[1] <= self.engine.confirmed):
+                self.dumped.add(event[1])  # (a frame we have not confirmed yet is answered once we have)
                 world = self.engine.check_states.get(event[1])
                 state = tuple(self.rules.encode_state(world)) if world is not None else ()
                 for _ in range(DUMPS_SENT):
@@ -142,8 +142,7 @@ class FrameSyncDriver:
 
     def _send(self, now: float) -> None:
         first, bits = self.engine.unconfirmed_inputs()
-        if len(bits) > MAX_REDUNDANT_INPUTS:
-            first, bits = first + len(bits) - MAX_REDUNDANT_INPUTS, bits[-MAX_REDUNDANT_INPUTS:]
+        bits = bits[:MAX_REDUNDANT_INPUTS]  # the oldest: the one the server waits for is among them
         hashes = tuple(self.engine.take_hashes(MAX_FRAME_HASHES))
         self.session._send(FrameInput(max(1, first), tuple(bits), self.engine.have_frame, hashes,
                                       max(self.session.roster_version, -1)), now)

@@ -11,9 +11,10 @@ from tools.bench_lag import measure
 
 def test_tagger_under_wifi_sees_its_hits_confirmed_and_the_servers_scores() -> None:
     row = measure("wifi", True, 10.0)
-    assert row["tags_fired"] >= 1 and row["server_tags_confirmed"] + row["server_tags_rejected"] >= 1
+    judged = row["server_tags_confirmed"] + row["server_tags_rejected"]
+    assert row["tags_hit_on_screen"] >= 1 and judged >= row["tags_fired"] - row["tags_unanswered"]
     assert row["tags_confirmed"] >= row["tags_hit_on_screen"] - 1  # at most one unlucky shot
-    assert row["rewinds_clamped_to_cap"] == 0 and row["rewind_ms_mean"] > 100
+    assert row["rewind_ms_mean"] > 100  # the view really was in the past: a round trip and more
     assert row["events_missed"] == 0 and row["events_received"] > 0
     assert row["server_scores"] is not None and row["scores_match"], (row["scores_shown"], row["server_scores"])
 

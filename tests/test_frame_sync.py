@@ -138,7 +138,7 @@ def test_a_late_joiner_starts_from_the_full_state_and_follows(tmp_path) -> None:
     late = match.join("random")
     match.run(4.0)
     server, clients = match.stats()
-    assert server["desyncs"] == 0
+    assert server["desyncs"] == 0 and server["hash_unchecked"] == 0
     assert late.net.frame_sync.engine.stats.hashes_sent >= 20  # it checked in, and agreed, many times
     assert len(late.net.frame_sync.engine.world.players) == 3
 
@@ -245,3 +245,65 @@ def test_a_longer_delay_fills_the_frames_it_skips() -> None:
     assert engine.next_input_frame == 16 == engine.head + 1 + 5
     engine.set_input_delay(1)
     assert not engine.wants_input()  # nothing new until the frame clock reaches the inputs sent
+
+
+def test_an_id_freed_and_taken_again_in_one_frame_does_not_crash_anyone(tmp_path) -> None:
+    """A person joining sends a server bot away and gets its id in the same frame: the set
+    carries that id as a leave and a join, applied in that order everywhere."""
+    match = Match(tmp_path, "lockstep", 2, [], net="lan")
+    for name in ("bot a", "bot b"):
+        match.server.add_bot(name, lambda n, world, pid: sim.RIGHT)
+    match.run(0.5)
+    match.join("circle")
+    match.join("zigzag")
+    match.run(3.0)
+    server, clients = match.stats()
+    assert server["desyncs"] == 0 and all(c["ended"] is None for c in clients)
+    ids = sorted(p.id for p in match.server.world.players)
+    assert ids == sorted([c.session.player_id for c, _ in match.clients] + list(match.server.bots))
+    for client, _ in match.clients:
+        assert sorted(p.id for p in client.net.frame_sync.engine.world.players) == ids
+
+
+def test_after_a_hiccup_the_oldest_inputs_are_resent_even_beyond_32(tmp_path) -> None:
+    match = Match(tmp_path, "rollback", 3, ["random", "zigzag"], net="lan", max_rollback=45)
+    match.run(2.0)
+    transport = match.clients[0][0].session.transport
+    real_send = transport.send
+    transport.send = lambda *args, **kwargs: None  # 0.8 s of lost uplink: 48 frames of inputs pile up
+    match.run(0.8)
+    transport.send = real_send
+    match.run(8.0)
+    server, clients = match.stats()
+    assert all(c["ended"] is None for c in clients)  # nobody was dropped as a laggard
+    assert server["frames"] > 500 and server["desyncs"] == 0
+
+
+class _FakeSession:
+    def __init__(self) -> None:
+        self.last_tick_s, self.clients, self.told, self.logged = 0.0, {}, [], []
+        self.config = ServerConfig(sync="lockstep")
+
+    def _tell_everyone(self, event) -> None:
+        self.told.append(event)
+
+    def _log(self, line, level=0) -> None:
+        self.logged.append(line)
+
+    def roster(self):
+        from netcode.protocol import Roster
+        return Roster(1, ((0, "ada"),))
+
+
+def test_a_report_keeps_the_servers_state_even_when_the_dumps_are_slow(tmp_path) -> None:
+    from netcode.desync import WORLDS_KEPT, DesyncReports
+    reports, session = DesyncReports(RULES, tmp_path), _FakeSession()
+    world = RULES.add_player(RULES.new_world(), 0)
+    reports.remember(4, world)
+    reports.check(0, "ada", 4, "0" * 32, RULES.state_hash(world), session)
+    assert session.told == [["dump", 4]]
+    for frame in range(5, 5 + 2 * WORLDS_KEPT):  # the server moves on; frame 4 leaves its memory
+        reports.remember(frame, world)
+    reports.tick(10.0, session)  # no dump came: written at the deadline
+    report = json.loads(Path(reports.figures()["desync_report"]).read_text())
+    assert report["server_hash"] == RULES.state_hash(world) and report["players_differing"] == ["ada"]

@@ -14,7 +14,7 @@ from netcode.protocol import (COOKIE_BYTES, MAX_BASELINE_AGO, MAX_INPUT_BITS, De
                               MAX_PACKET_BYTES, MAX_PLAYERS_ON_WIRE, MAX_REASON_CHARS, MAX_REDUNDANT_INPUTS,
                               PROTOCOL_ID, PROTOCOL_VERSION, U32, Accept, ConnectRequest, Disconnect, Header,
                               Inputs, KeepAlive, PacketError, PacketType, Refuse, Roster, Snapshot, decode,
-                              decode_header, encode, FrameInput, FrameSet, FrameSets, FullState, StateDump)
+                              decode_header, encode, FrameInput, FrameSet, FrameSets, FullState, SnapshotFragment, StateDump)
 from netcode.sequence import (ACK_BITS, MAX_SEQ_JUMP, NO_ACK, SEQ_MODULO, ReceivedWindow, acked_sequences, seq_diff,
                               seq_greater, seq_next)
 
@@ -176,6 +176,8 @@ messages = st.one_of(
             lambda d: tuple(sorted(d.items())))), max_size=8).map(tuple),
         st.lists(st.integers(0, MAX_PLAYERS_ON_WIRE - 1), max_size=4).map(tuple), event_batches),
     st.builds(FullState, u32, st.lists(st.integers(-U32, U32), max_size=100).map(tuple)),
+    st.builds(SnapshotFragment, u32, st.integers(-1, U32), u32, st.integers(-MAX_LEAD_CTICKS, MAX_LEAD_CTICKS),
+              st.integers(LEAD_TARGET_NONE, MAX_LEAD_CTICKS), st.just(1), st.integers(2, 4), st.binary(min_size=1, max_size=500)),
     st.builds(StateDump, u32, st.lists(st.integers(-U32, U32), max_size=100).map(tuple)),
     st.builds(Snapshot, u32, st.integers(-1, U32), u32,
               st.lists(st.integers(-U32, U32), max_size=100).map(tuple),
@@ -391,6 +393,12 @@ def test_header_field_types_and_ranges(index: int, value) -> None:
     (PacketType.ROSTER, [1, [[0, "a", "b"]]]),
     (PacketType.ROSTER, [1, "players"]),
     (PacketType.ROSTER, [1, [[0, "a"]] * (MAX_PLAYERS_ON_WIRE + 1)]),
+    (PacketType.SNAPSHOT_FRAGMENT, [1, -1, 0, 0, -1, 0, 1, b"x"]),  # one part is not a fragment
+    (PacketType.SNAPSHOT_FRAGMENT, [1, -1, 0, 0, -1, 5, 5, b"x"]),  # more parts than allowed
+    (PacketType.SNAPSHOT_FRAGMENT, [1, -1, 0, 0, -1, 2, 2, b"x"]),  # part beyond the parts
+    (PacketType.SNAPSHOT_FRAGMENT, [1, -1, 0, 0, -1, 0, 2, b""]),  # an empty chunk
+    (PacketType.FRAME_INPUT, [1, [1], -1, [[4, "0" * 31]], -1]),  # a hash of 31 digits
+    (PacketType.FRAME_SETS, [1, [[[], [], [[1, 2], [1, 3]]]], []]),  # two inputs of one player
     (PacketType.KEEPALIVE, [0]),  # an extra item must be an event batch
     (PacketType.KEEPALIVE, [[0, []]]),  # an empty event list is sent as no item
     (PacketType.KEEPALIVE, [[0, [1], 2]]),
