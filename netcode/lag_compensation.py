@@ -26,7 +26,7 @@ screen showed them, judges there, and applies the result now.
    allows 1 s, for players across the internet, and so do we: a rewind is a round trip, plus the
    interpolation delay, plus the input buffer, plus the frame on screen. Measured with
    ``python -m tools.bench_lag``: on the link conditioner's ``wifi`` profile (100 ms round trip)
-   rewinds average 250-280 ms and reach about 400 ms; on ``bad`` (500 ms round trip, 15% loss)
+   rewinds average 250-280 ms and reach about 400 ms; on ``bad`` (250 ms round trip, 15% loss)
    they average 480-620 ms and reach about 780 ms. A 500 ms cap would cut the bad link's shots
    short; 1 s covers both. The price: a runner can be tagged up to 1 s (320 px of running) after
    leaving the shooter's sight. Older views are judged at the cap, where the target has usually
