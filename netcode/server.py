@@ -74,6 +74,7 @@ REFUSAL_LOG_INTERVAL_S = 1.0  # a flood of refusals is logged as one line a seco
 FULL_CODEC_MAX_PLAYERS = 32
 ROSTER_NAMES_PER_PART = 16  # 16 names of 16 characters of up to 4 bytes each fit one datagram
 SNAPSHOT_CODECS = ("delta", "full")
+WHOLE = -2  # the key of the unlimited payload against nothing, in a tick's payloads (fragments)
 MAX_ENCODINGS_PER_SNAPSHOT = 8  # distinct delta encodings per snapshot tick, "against nothing" included
 #: The largest header a packet can have: what events may not push a datagram past the limit.
 WORST_HEADER = Header(PROTOCOL_VERSION, 0xFFFF, 0xFFFF, 0, MAX_ACK_DELAY_100US, U64)
@@ -488,7 +489,7 @@ class ServerSession:
         for slot in self._slots_by_id():
             message = self._snapshot_for(slot, state, payloads, encodable)
             if message is None:
-                size = self._send_fragments(slot, now)
+                size = self._send_fragments(slot, payloads, now)
                 if not size:
                     self.dropped.add("too_big_to_send")
                     continue
@@ -499,14 +500,20 @@ class ServerSession:
             if slot.roster_version_known != self.roster_version:
                 for part in self.roster_parts():
                     self._send(slot, part, now)
-        if payloads:
-            self.baselines_per_snapshot.add(len(payloads))
+        encodings = len([base for base in payloads if base != WHOLE])
+        if encodings:
+            self.baselines_per_snapshot.add(encodings)
 
-    def _send_fragments(self, slot: ClientSlot, now: float) -> int:
-        """A delta against nothing too big for one datagram, in parts (``SnapshotFragment``)."""
-        try:
-            payload = snapshot_codec.encode(self.rules.state_layout, self.sent_states[self.tick], None, 0)
-        except ValueError:
+    def _send_fragments(self, slot: ClientSlot, payloads: dict, now: float) -> int:
+        """A delta against nothing too big for one datagram, in parts (``SnapshotFragment``); the
+        whole payload is encoded once a tick (``payloads[WHOLE]``) for every client that needs it."""
+        if WHOLE not in payloads:
+            try:
+                payloads[WHOLE] = snapshot_codec.encode(self.rules.state_layout, self.sent_states[self.tick], None, 0)
+            except ValueError:
+                payloads[WHOLE] = None
+        payload = payloads[WHOLE]
+        if payload is None:
             return 0
         parts = -(-len(payload) // MAX_DELTA_PAYLOAD_BYTES)
         if parts > MAX_SNAPSHOT_FRAGMENTS:
