@@ -83,6 +83,7 @@ class GameClient:
         self.aim = 0  # the direction our beam fires in (tag.AIM_STEPS steps), set by whoever drives the keys
         self.show_scoreboard = False  # Tab held
         self.drawn_before: dict[int, tuple[float, float]] = {}  # remote players as the last frame drew them
+        self.taggable_before: frozenset[int] = frozenset()  # ... and who could be tagged in that frame's state
 
     def frame(self, now: float, dt_s: float, input_source: InputSource) -> FrameView:
         facts = self.net.frame(now, dt_s, input_source)
@@ -91,7 +92,10 @@ class GameClient:
             self.trace.write(client_record(facts, self.session.player_id, self.net.rules.tick_rate,
                                            self.feel.corrections_px.count, self.session.snapshots_received))
         self._judge_our_shots(facts, now)
-        self.drawn_before = dict(facts.remotes) if facts.playing else self.drawn_before
+        if facts.playing:
+            self.drawn_before = dict(facts.remotes)
+            world = self.net.shown_world
+            self.taggable_before = client_tag.taggable_ids(world) if world is not None else frozenset()
         self.last_facts = facts
         view = self._build_view(facts)
         view.sounds = self._take_events(now)
@@ -101,12 +105,12 @@ class GameClient:
         return view
 
     def _judge_our_shots(self, facts: FrameFacts, now: float) -> None:
-        """Each shot our prediction fired this frame, against what the last frame showed."""
-        world = self.net.shown_world
-        for seq, origin in facts.shots:
-            bits = next(b for s, b in facts.inputs if s == seq)
-            taggable = client_tag.taggable_ids(world) if world is not None else ()
-            self.shots.on_fire(seq, origin, tag.aim_of(bits), self.drawn_before, taggable, now)
+        """Each shot our prediction fired this frame, against what the last frame showed (its
+        players where they were drawn, and who could be tagged in its state)."""
+        for seq, origin, bits in facts.shots:
+            self.shots.on_fire(seq, origin, tag.aim_of(bits), self.drawn_before, self.taggable_before, now)
+        for seq, target in facts.verdicts:  # frame sync: our own confirmed frame is the verdict
+            self.shots.on_verdict(seq, target)
         self.shots.expire(now)
 
     def _take_events(self, now: float) -> list[str]:

@@ -76,7 +76,8 @@ class FrameFacts:
     input_seq: int = -1  # the newest input predicted
     drawn_input_seq: int = -1  # the newest input whose effect the drawn player shows
     inputs: list[tuple[int, int]] = field(default_factory=list)  # (seq, bits) sampled this frame
-    shots: list[tuple[int, Point]] = field(default_factory=list)  # (input, where we were) our prediction fired
+    shots: list[tuple[int, Point, int]] = field(default_factory=list)  # (input, where we were, its bits): we fired
+    verdicts: list[tuple[int, int]] = field(default_factory=list)  # frame sync: (input, target or -1), confirmed
     corrections_px: list[float] = field(default_factory=list)  # corrections the player could see
     snapshots_arrived: int = 0
     snapshot_tick: int = -1
@@ -190,7 +191,7 @@ class ClientFrame:
         facts.inputs.append((seq, bits))
         if self.predictor.world is not None and any(
                 shot.shooter == self.session.player_id for shot in self.rules.shots(self.predictor.world)):
-            facts.shots.append((seq, self._local_predicted()))
+            facts.shots.append((seq, self._local_predicted(), bits))
         predicted = self._local_predicted()
         if predicted is not None:
             previous = self.tick_positions[1] if self.tick_positions else predicted

@@ -91,6 +91,7 @@ class FrameSyncEngine:
         self.next_input_frame = 0  # the frame our next sampled input is for
         self.last_bits: dict[int, int] = {}  # each player's newest confirmed input: the prediction
         self.check_states: OrderedDict[int, World] = OrderedDict()
+        self.own_verdicts: list[tuple[int, int]] = []  # (frame, target or -1) of our shots, once confirmed
         self.hashes_out: list[list] = []  # [frame, hash, sends left]: each goes out HASH_SENDS times
         self.stats = FrameSyncStats()
 
@@ -193,6 +194,9 @@ class FrameSyncEngine:
     def _confirm(self, frame: int, world: World, real: FrameSet) -> None:
         self.confirmed, self.confirmed_world = frame, world
         self.stats.frames_confirmed += 1
+        for shot in self.rules.shots(world):
+            if shot.shooter == self.player_id and len(self.own_verdicts) < MAX_OWN_INPUTS:
+                self.own_verdicts.append((frame, shot.target if shot.target >= 0 else -1))
         for pid in real.leaves:
             self.last_bits.pop(pid, None)
         self.last_bits.update(dict(real.inputs))

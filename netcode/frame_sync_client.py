@@ -131,9 +131,19 @@ class FrameSyncDriver:
             self.accumulator_s -= self.tick_len_s
             if self.engine.head > before:
                 self.previous_positions, self.positions = self.positions, self._positions()
+                self._note_our_shot(facts)
+        facts.verdicts.extend(self.engine.own_verdicts)
+        self.engine.own_verdicts.clear()
         if self.engine.stats.rollbacks != self._rollbacks_drawn:  # a rollback moved things: redraw
             self._rollbacks_drawn = self.engine.stats.rollbacks
             self.positions = self._positions()
+
+    def _note_our_shot(self, facts) -> None:
+        """A frame just simulated in which we fired: the game draws the beam at once (its verdict
+        is our own confirmed frame, ``own_verdicts``: no server judges it in frame sync)."""
+        me, frame = self.engine.player_id, self.engine.head
+        if any(shot.shooter == me for shot in self.rules.shots(self.engine.world)) and frame in self.engine.own:
+            facts.shots.append((frame, self.positions.get(me), self.engine.own[frame]))
 
     def _positions(self) -> dict[int, Point]:
         return {pid: (e.x_px, e.y_px) for pid, e in self.rules.entities(self.engine.world).items()}

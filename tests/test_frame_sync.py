@@ -307,3 +307,15 @@ def test_a_report_keeps_the_servers_state_even_when_the_dumps_are_slow(tmp_path)
     reports.tick(10.0, session)  # no dump came: written at the deadline
     report = json.loads(Path(reports.figures()["desync_report"]).read_text())
     assert report["server_hash"] == RULES.state_hash(world) and report["players_differing"] == ["ada"]
+
+
+def test_in_frame_sync_our_beam_is_drawn_and_our_own_confirmed_frame_is_its_verdict(tmp_path) -> None:
+    from game.tag_bots import tagger_bot
+    match = Match(tmp_path, "lockstep", 2, ["random"], net="lan")
+    tagger = match.join("idle")
+    match.clients[-1] = (tagger, tagger_bot(tagger.scene))
+    match.run(25.0)
+    stats = tagger.stats()
+    assert stats["tags_fired"] >= 1 and stats["tags_unanswered"] == 0
+    # Lockstep simulates only confirmed frames: what we saw is what happened, every time.
+    assert stats["tags_confirmed"] == stats["tags_hit_on_screen"] and stats["tags_rejected"] == 0
