@@ -319,3 +319,32 @@ def test_in_frame_sync_our_beam_is_drawn_and_our_own_confirmed_frame_is_its_verd
     assert stats["tags_fired"] >= 1 and stats["tags_unanswered"] == 0
     # Lockstep simulates only confirmed frames: what we saw is what happened, every time.
     assert stats["tags_confirmed"] == stats["tags_hit_on_screen"] and stats["tags_rejected"] == 0
+
+
+def test_a_player_who_holds_every_frame_just_under_the_limit_is_dropped_too(tmp_path) -> None:
+    match = Match(tmp_path, "lockstep", 2, ["circle", "zigzag"], net="lan")
+    match.run(2.0)
+    slow = match.clients[1][0]
+    engine = slow.net.frame_sync.engine
+    real = engine.unconfirmed_inputs
+    calls = {"n": 0}
+
+    def now_and_then():  # sends its inputs once every 4.5 s (270 frames), nothing in between
+        calls["n"] += 1
+        return real() if calls["n"] % 270 == 0 else (engine.next_input_frame, [])
+
+    engine.unconfirmed_inputs = now_and_then
+    match.run(40.0)
+    assert slow.session.state.name == "DISCONNECTED" and "held the game alone" in slow.session.reason
+
+
+def test_an_honest_slower_link_is_not_blamed(tmp_path) -> None:
+    """Two clients, one on wifi and one on the LAN: the wifi one is always the last to arrive,
+    for about half of each cycle, and stays."""
+    match = Match(tmp_path, "lockstep", 3, ["circle"], net="lan")
+    match.profile = PROFILES["wifi"]
+    match.join("zigzag")
+    match.run(40.0)
+    server, clients = match.stats()
+    assert all(c["ended"] is None for c in clients) and len(match.server.clients) == 2
+    assert all(len(s.holds) == 0 for s in match.server.frames.slots.values())
