@@ -174,3 +174,19 @@ def test_the_wire_format_doc_states_the_event_limits_of_the_code() -> None:
     assert f"1..{MAX_EVENTS_PER_PACKET} items" in text
     assert f"at most {MAX_EVENT_BYTES} bytes (`MAX_EVENT_BYTES`)" in text
     assert f"at most {EVENT_WINDOW} events per client" in text
+
+
+def test_the_frame_sync_datagrams_of_the_wire_format_doc_are_what_the_code_sends() -> None:
+    """The frame input and frame sets examples, byte for byte (the worked example's header)."""
+    from netcode.protocol import FrameInput, FrameSet, FrameSets
+    from netcode.reliable import EventBatch
+    token = 0x9E3779B97F4A7C15
+    frame_input = FrameInput(36003, (8, 9, 9, 9), 36002, ((36000, "d2683a17e9628b3d119d45488ca8e374"),), 7)
+    sets = FrameSets(36003, (FrameSet((), (), ((0, 8), (1, 4))), FrameSet((2,), (), ((0, 9), (1, 4)))), (1,),
+                     EventBatch(12, [["dump", 36000]]))
+    text = (DOCS / "wire-format.md").read_text(encoding="utf-8")
+    for message, header in ((frame_input, Header(PROTOCOL_VERSION, 17701, 35402, U32, 83, token)),
+                            (sets, Header(PROTOCOL_VERSION, 35403, 17701, U32, 83, token))):
+        data = protocol.encode(message, header)
+        assert protocol.decode(data) == (header, message)
+        assert bench_codec.hex_dump(data) in text and f"({len(data)} bytes" in text
