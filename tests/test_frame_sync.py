@@ -348,3 +348,19 @@ def test_an_honest_slower_link_is_not_blamed(tmp_path) -> None:
     server, clients = match.stats()
     assert all(c["ended"] is None for c in clients) and len(match.server.clients) == 2
     assert all(len(s.holds) == 0 for s in match.server.frames.slots.values())
+
+
+def test_a_long_frame_sync_game_holds_no_more_than_a_short_one(tmp_path) -> None:
+    """As ``tests/test_bounded_memory.py`` does for state sync: every container reachable from the
+    server and the clients, after 40 s and after 120 s of rollback play."""
+    from test_bounded_memory import held_items
+
+    def sizes(seconds: float) -> tuple[int, list[int]]:
+        match = Match(tmp_path, "rollback", 2, ["random", "zigzag"], net="wifi")
+        match.run(seconds)
+        return held_items(match.server), [held_items(client) for client, _ in match.clients]
+
+    (server_short, clients_short), (server_long, clients_long) = sizes(40.0), sizes(120.0)
+    assert server_long <= server_short * 1.1 + 50
+    for short, long in zip(clients_short, clients_long):
+        assert long <= short * 1.1 + 50
