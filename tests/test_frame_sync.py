@@ -132,8 +132,9 @@ def test_rollback_with_one_frame_of_delay_rolls_back_and_stays_in_sync(tmp_path)
     assert all(c["input_to_render_frames"] <= 2.0 for c in clients)
 
 
-def test_a_late_joiner_starts_from_the_full_state_and_follows(tmp_path) -> None:
-    match = Match(tmp_path, "rollback", 2, ["circle", "zigzag"], net="lan")
+@pytest.mark.parametrize("sync", ["lockstep", "rollback"])
+def test_a_late_joiner_starts_from_the_full_state_and_follows(tmp_path, sync: str) -> None:
+    match = Match(tmp_path, sync, 2, ["circle", "zigzag"], net="lan")
     match.run(3.0)
     late = match.join("random")
     match.run(4.0)
