@@ -423,6 +423,8 @@ class ServerSession:
         if self.frames is not None:  # frame sync: close the frames whose inputs are all here, relay them
             self.frames.tick(now)
             self.last_tick_s = now
+            if self.tracer is not None:
+                self.tracer(self._trace_record({}))  # the newest frame closed (inputs: see the sets)
             self._expire_and_keepalive(now)
             return
         tick = self.tick + 1
