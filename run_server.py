@@ -75,9 +75,12 @@ def input_delay(text: str) -> int:
     if text == "auto":
         return -1
     try:
-        return int(text)
+        frames = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of frames or auto, got {text!r}") from None
+        frames = -1
+    if frames < 0 or text.strip() != str(frames):
+        raise argparse.ArgumentTypeError(f"must be a number of frames (0..60) or auto, got {text!r}")
+    return frames
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ which is the price of lockstep.
 
 Frames nobody owes an input for (only server bots, or nobody yet) close at the tick rate; a
 player everyone has waited for more than ``MAX_WAIT_S`` is dropped, so one hung program cannot
-stop the game for good, and so is one who alone held a frame for more than ``HOLD_S`` three
-times in a minute (``_drop_laggards``).
+stop the game for good, and so is one who alone held a frame for ``HOLD_S`` three times in a
+minute (``_drop_laggards``).
 
 The server also steps its own copy of the world with each set, exactly as the clients do. That
 copy is what a late joiner starts from (``FullState``: a player who connects is added at the next
@@ -45,7 +45,7 @@ SETS_KEPT = 600  # recent sets, to resend to a client that lost some (10 s at 60
 MAX_INPUTS_AHEAD = 240  # a client's inputs further ahead than this are refused (bounded memory)
 MAX_CLOSE_PER_TICK = 8  # frames closed in one server tick, catching up (frames someone owed an input for)
 MAX_WAIT_S = 5.0  # a player whose input everyone has waited for this long is dropped
-HOLD_S = 1.0  # ... and one who alone holds a frame longer than this,
+HOLD_S = 2.0  # ... and one who alone holds a frame this long (in server ticks in a row),
 HOLDS_ALLOWED = 3  # this many times
 HOLDS_WINDOW_S = 60.0  # within this long
 HASHES_KEPT = 600  # our own hashes, to compare clients' reports with
@@ -63,6 +63,7 @@ class FrameSlot:
     have_frame: int = -1  # the newest frame whose set it holds (its own word)
     full_state: FullState | None = None  # sent until it holds that frame
     holds: deque = field(default_factory=lambda: deque(maxlen=HOLDS_ALLOWED))  # when it alone held a frame long
+    alone_ticks: int = 0  # server ticks in a row in which it alone held the next frame
     roster_sent_s: float = float("-inf")  # the roster goes out at most every ROSTER_EVERY_S until it has it
 
 
@@ -86,7 +87,6 @@ class FrameRelay:
         self.frames_closed = 0
         self.ticks_waiting = 0  # server ticks that closed no frame because someone's input was missing
         self.waiting_since: tuple[int, float] = (self.next_frame, session.last_tick_s)  # (frame, since when)
-        self.last_blocker: int | None = None  # the one player the frame waited for last, if only one
 
     def sync_fields(self) -> tuple[int, ...]:
         """What the accept announces (``protocol.Accept.sync``)."""
@@ -159,21 +159,25 @@ class FrameRelay:
     def _drop_laggards(self, now: float) -> None:
         """Everyone waits for a missing input. A player who keeps everyone waiting ``MAX_WAIT_S``
         (a hung program that still answers, or one that sends no inputs on purpose) is dropped,
-        and so is one who alone holds a frame longer than ``HOLD_S`` ``HOLDS_ALLOWED`` times a
-        minute (one who releases its inputs just before the limit, again and again). An honest
-        player on the slowest link holds every frame too, but only for about its one-way delay."""
+        and so is one who alone holds a frame for ``HOLD_S`` of server ticks in a row,
+        ``HOLDS_ALLOWED`` times a minute (one who releases its inputs just before the limit, again
+        and again). *Alone*: every other player who owes an input for the frame has sent it. An
+        honest player on the slowest link holds every frame too, but only for about its one-way
+        delay; a wait several players share, or a pause of the server itself (one tick), is
+        nobody's hold."""
         frame, since_s = self.waiting_since
-        if frame != self.next_frame:  # the frame we waited for has closed
-            if now - since_s > HOLD_S and self.last_blocker in self.slots:
-                self._note_hold(self.last_blocker, now)
-            self.waiting_since, self.last_blocker = (self.next_frame, now), None
-        if len(self.waiting) == 1 and len(self._owing(self.next_frame)) >= 2:
-            self.last_blocker = self.waiting[0]
-        if self.waiting and now - self.waiting_since[1] > MAX_WAIT_S:
+        alone = self.waiting[0] if len(self.waiting) == 1 and len(self._owing(self.next_frame)) >= 2 else None
+        for pid, frames in list(self.slots.items()):
+            # Ticks in a row holding *this* frame alone: a new frame starts the count again.
+            held = frames.alone_ticks + 1 if frame == self.next_frame else 1
+            frames.alone_ticks = held if pid == alone else 0
+            if frames.alone_ticks == round(HOLD_S * self.session.config.tick_rate):
+                self._note_hold(pid, now)  # counted once per hold, when it reaches HOLD_S
+        if self.waiting and frame == self.next_frame and now - since_s > MAX_WAIT_S:
             for slot in [s for s in self.session._slots_by_id() if s.player_id in self.waiting]:
                 self._drop(slot, f"no input for frame {frame} in {MAX_WAIT_S:.0f} s (everyone was waiting)", now)
             self.waiting_since = (self.next_frame, now)
-        elif not self.waiting:
+        elif not self.waiting or frame != self.next_frame:
             self.waiting_since = (self.next_frame, now)
 
     def _note_hold(self, player_id: int, now: float) -> None:

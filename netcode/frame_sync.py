@@ -251,10 +251,11 @@ class FrameSyncEngine:
         honest server sends, is ignored rather than allowed to crash us: the hash check will tell.)"""
         for pid in frame_set.leaves:
             world = self.rules.remove_player(world, pid)
-        present = self.rules.positions(world)
-        for pid in frame_set.joins:
-            if pid not in present:
-                world = self.rules.add_player(world, pid)
+        if frame_set.joins:
+            present = self.rules.positions(world)
+            for pid in frame_set.joins:
+                if pid not in present:
+                    world = self.rules.add_player(world, pid)
         before = world
         return self.step_fn(world, {pid: (bits,) for pid, bits in frame_set.inputs},
                             lambda shooter, index: self.rules.positions(before))

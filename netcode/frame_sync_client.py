@@ -32,8 +32,9 @@ from .stats import DropCounter
 
 Point = tuple[float, float]
 DUMPS_SENT = 2  # a state dump goes out twice (one may be lost); the report waits for the first
+MAX_DUMPS_PENDING = 8
 AUTO_EVERY_S = 1.0  # --input-delay auto: how often the delay is reconsidered
-AUTO_MAX_DELAY = 15  # frames: a 250 ms round trip at 60 Hz
+AUTO_MAX_DELAY = 16  # frames: a round trip of up to 250 ms at 60 Hz (15 frames), plus one
 
 
 class FrameSyncDriver:
@@ -51,7 +52,8 @@ class FrameSyncDriver:
         self.accumulator_s = 0.0
         self.waiting: tuple[int, ...] = ()
         self.stalled = False
-        self.dumped: set[int] = set()
+        self.dumped: set[int] = set()  # one dump per desync report: the server opens one at most
+        self.dumps_pending: set[int] = set()  # asked for, not yet confirmed here
         self.dropped = DropCounter()
         self.previous_positions: dict[int, Point] = {}
         self.positions: dict[int, Point] = {}
@@ -86,15 +88,20 @@ class FrameSyncDriver:
                 self.waiting = message.waiting
 
     def _answer_dumps(self, now: float) -> None:
-        """The server found a desync at a frame: send it our state there, for its report."""
-        for event in list(self.session.events):
+        """The server found a desync at a frame: send it our state there, for its report, once we
+        have confirmed that frame (the request is noted; the game takes the event itself)."""
+        for event in self.session.events:
             if (isinstance(event, list) and len(event) == 2 and event[0] == "dump" and isinstance(event[1], int)
-                    and event[1] not in self.dumped and self.engine.started and event[1] <= self.engine.confirmed):
-                self.dumped.add(event[1])  # (a frame we have not confirmed yet is answered once we have)
-                world = self.engine.check_states.get(event[1])
+                    and event[1] not in self.dumped and len(self.dumps_pending) < MAX_DUMPS_PENDING):
+                self.dumps_pending.add(event[1])
+        for frame in sorted(self.dumps_pending):
+            if self.engine.started and frame <= self.engine.confirmed:
+                self.dumps_pending.discard(frame)
+                self.dumped.add(frame)
+                world = self.engine.check_states.get(frame)
                 state = tuple(self.rules.encode_state(world)) if world is not None else ()
                 for _ in range(DUMPS_SENT):
-                    self.session._send(StateDump(event[1], state), now)
+                    self.session._send(StateDump(frame, state), now)
 
     def _follow_round_trip(self, now: float) -> None:
         """``--input-delay auto``: once a second, the delay that covers the measured round trip
@@ -109,7 +116,9 @@ class FrameSyncDriver:
             return
         frames = math.ceil(self.session.conn.rtt_ms / (1000 * self.tick_len_s)) + 1
         frames = max(1, min(AUTO_MAX_DELAY, frames))
-        if frames != self.engine.input_delay:
+        # Up at once (a stall costs more than a frame of delay); down only by two or more, so a
+        # round trip on the edge between two values does not flip the delay every second.
+        if frames > self.engine.input_delay or frames <= self.engine.input_delay - 2:
             self.engine.set_input_delay(frames)
             self.delay_changes += 1
 

@@ -118,7 +118,7 @@ class ServerConfig:
         if self.sync != "state" and self.max_players > MAX_FRAME_PLAYERS:
             raise ValueError(f"frame sync is for small games: max players 1..{MAX_FRAME_PLAYERS}, got {self.max_players}")
         if not (-1 <= self.input_delay <= 60 and 0 <= self.max_rollback <= 60 and 1 <= self.hash_every <= 600):
-            raise ValueError(f"input delay and max rollback must be 0..60 frames and hash every 1..600, got "
+            raise ValueError(f"input delay (or auto) and max rollback must be 0..60 frames and hash every 1..600, got "
                              f"{self.input_delay}, {self.max_rollback}, {self.hash_every}")
         if self.on_desync not in ("continue", "stop"):
             raise ValueError(f"on desync must be continue or stop, got {self.on_desync!r}")
@@ -423,8 +423,8 @@ class ServerSession:
         if self.frames is not None:  # frame sync: close the frames whose inputs are all here, relay them
             self.frames.tick(now)
             self.last_tick_s = now
-            if self.tracer is not None:
-                self.tracer(self._trace_record({}))  # the newest frame closed (inputs: see the sets)
+            if self.tracer is not None:  # the newest frame closed (inputs and buffers: none, see the sets)
+                self.tracer(self._trace_record({}) | {"buffer": {}})
             self._expire_and_keepalive(now)
             return
         tick = self.tick + 1

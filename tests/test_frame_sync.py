@@ -365,3 +365,20 @@ def test_a_long_frame_sync_game_holds_no_more_than_a_short_one(tmp_path) -> None
     assert server_long <= server_short * 1.1 + 50
     for short, long in zip(clients_short, clients_long):
         assert long <= short * 1.1 + 50
+
+
+def test_a_pause_of_the_server_itself_is_nobodys_hold(tmp_path) -> None:
+    """The server stalls (a hitch on its machine) for 2.5 s, three times: the player whose input
+    it then lacks alone did nothing wrong, and a pause counts as one server tick."""
+    match = Match(tmp_path, "lockstep", 3, ["circle"], net="lan")
+    match.profile = PROFILES["wifi"]
+    match.join("zigzag")
+    for _ in range(3):
+        match.run(5.0)
+        for _ in range(round(2.5 / DT)):  # the clients go on; the server does not run
+            match.clock.advance(DT)
+            for client, bot in match.clients:
+                client.frame(match.clock.now(), DT, bot)
+    match.run(5.0)
+    assert len(match.server.clients) == 2
+    assert all(len(s.holds) == 0 for s in match.server.frames.slots.values())
