@@ -460,8 +460,9 @@ def _play_tag(world: World, players: list[Player], shots: list[Shot], tick: int,
                       [p.tag for p in players], tick, phys.times)
     playing = world.round.playing(tick, phys.times)
     # A beam starts where its shooter ends the step (after pushes), as the client's prediction has it.
-    at = {pid: (x, y) for pid, x, y in zip(table.ids, table.xs, table.ys)}
-    shots = [s._replace(x=at[s.shooter][0], y=at[s.shooter][1]) for s in shots]
+    if shots:  # (most ticks fire none: no table of positions then)
+        at = {pid: (x, y) for pid, x, y in zip(table.ids, table.xs, table.ys)}
+        shots = [s._replace(x=at[s.shooter][0], y=at[s.shooter][1]) for s in shots]
     judged = tag.judge_shots(table, shots, views, phys.radius, SUBPX)
     if playing and views is not None:  # only a judge tags (a client's prediction does not)
         tag.touch_tags(table, phys.radius, SUBPX)

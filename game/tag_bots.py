@@ -9,7 +9,7 @@ stops against it, so after ``STUCK_INPUTS`` inputs without moving it walks sidew
   a runner flees from the nearest it when one comes close, grabs a pickup nearby, and otherwise
   wanders like the random bot.
 * ``tagger_bot`` plays a client (``run_client.py --bot tagger``) and sees only what that client
-  draws: other players interpolated in the past. It is it, it chases the nearest drawn runner
+  draws: other players interpolated in the past. When it is it, it chases the nearest drawn runner
   and fires when the beam would cross that runner *on its screen*, which is exactly the case lag
   compensation is for. When it is not it, it walks into the nearest it to be tagged again, so a
   short run fires many shots (it is a measuring instrument, not a good player).

@@ -5,7 +5,8 @@ frame sync (``--sync lockstep|rollback``). Each frame:
 
 1. **Network.** Take the server's frame messages: a ``FullState`` starts the engine (joining),
    ``FrameSets`` feed it, and their ``waiting`` list says whose input the next frame needs.
-   A ``["dump", frame]`` event (a desync was found) is answered with our state at that frame.
+   A ``["dump", frame]`` event (a desync was found) is answered with our state at that frame,
+   as soon as we have confirmed it.
 2. **The frame clock.** Frames are due at the tick rate, with an accumulator as in state sync.
    For each due frame: sample our input if the engine wants one (it is for the frame
    ``input_delay`` after the next), then ask the engine to advance. A frame that may not advance

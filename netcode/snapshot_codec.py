@@ -27,11 +27,12 @@ inputs echo the newest snapshot tick it has), and sends only what the baseline d
    baseline entities that left; a count of joined entities and their whole records, packed as
    columns (ids as the gaps between them, every column as offsets from its smallest value, in
    the fewest bits that hold them all, or *sparse* when most of a column is its minimum;
-   movers and the other entities are two groups of columns, see ``StateLayout``). With no baseline (the first snapshot, or a baseline
-   too old) every entity is a join, which is a full snapshot in about 8.5 bytes per moving
-   entity: 128 players at top speed fit one 1,200-byte datagram at 60 Hz. (A delta against a
-   baseline can be *larger* than that, after a second of lost snapshots; the server then sends
-   against nothing instead.)
+   movers and the other entities are two groups of columns, see ``StateLayout``). With no
+   baseline (the first snapshot, or a baseline too old) every entity is a join, which is a full
+   snapshot in about 8.5 bytes per moving entity: 128 players at top speed fit one 1,200-byte
+   datagram at 60 Hz. (A delta against a baseline can be *larger* than that, after a second of
+   lost snapshots; the server then sends against nothing instead. And a game's other entities
+   can make even that too large: the server then sends it in parts, ``SnapshotFragment``.)
 
 The decoder runs the same prediction on its own copy of the baseline and adds the residuals, so
 it rebuilds the *exact* integers the server has: nothing is rounded. That matters because the

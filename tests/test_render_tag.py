@@ -16,13 +16,14 @@ os.environ["SDL_AUDIODRIVER"] = "dummy"
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from game.render import BACKGROUND, Renderer, load_palette  # noqa: E402
+from game.render import BACKGROUND, load_palette  # noqa: E402
 from game.render_tag import (BANNER_TEXT, BEAM_COLOURS, IMMUNE_RING_RADIUS_PX, IT_COLOUR,  # noqa: E402
                              IT_RING_RADIUS_PX, MARKER_CONFIRMED, MARKER_HIT, MARKER_REJECTED,
                              PICKUP_BOOST, PICKUP_RADIUS_PX, PICKUP_SHIELD, PICKUP_SHIELD_RING,
                              SHIELD_RING, SHIELD_RING_RADIUS_PX, fade_alpha)
 from game.sim import ARENA_H_PX, ARENA_W_PX, PLAYER_RADIUS_PX  # noqa: E402
 from game.view import Beam, DrawnPickup, DrawnPlayer, FrameView, ScoreRow  # noqa: E402
+from test_render import _draw_and_reload  # noqa: E402
 
 R = PLAYER_RADIUS_PX
 # Where the hand-made scene puts things (clear of obstacles, the HUD and each other).
@@ -86,11 +87,7 @@ def tag_view(overlays: bool = False) -> FrameView:
     return view
 
 
-def render(view: FrameView, path) -> pygame.Surface:
-    surface = pygame.Surface((ARENA_W_PX, ARENA_H_PX))
-    Renderer(surface).draw(view)
-    pygame.image.save(surface, str(path))
-    return pygame.image.load(str(path))
+render = _draw_and_reload  # draw the view, save it as a PNG, read the PNG back
 
 
 def _rgb(surface: pygame.Surface, x: float, y: float) -> tuple[int, int, int]:
